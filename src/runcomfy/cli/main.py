@@ -95,7 +95,9 @@ EXIT CODES:
     help="Output format.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Suppress progress and details (never data or errors).")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr; -vv adds an HTTP trace (secrets masked).")
+@click.option(
+    "-v", "--verbose", count=True, help="More detail on stderr; -vv adds an HTTP trace (secrets masked)."
+)
 @click.option("--local", is_flag=True, help="Use an embedded emulator instead of the real service.")
 @click.pass_context
 def cli(ctx: click.Context, output_mode: str, quiet: bool, verbose: int, local: bool) -> None:

@@ -1,0 +1,136 @@
+"""``runcomfy emulator``: serve the local RunComfy emulator in the foreground.
+
+The emulator's dependencies (Starlette, uvicorn, Pillow, jsonschema) are an extra, imported only here and only
+when the command runs, so the rest of the CLI starts fast and works without them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+
+import click
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+MISSING_EXTRA = "the emulator needs its extra: pip install 'runcomfy[emulator]'"
+
+
+def _parse_duration(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, float]:
+    durations: dict[str, float] = {}
+    for value in values:
+        model, sep, seconds = value.rpartition("=")
+        try:
+            if not sep or not model:
+                raise ValueError
+            durations[model] = float(seconds)
+            if durations[model] < 0:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter(f"expected MODEL=SECONDS (or *=SECONDS), got {value!r}") from None
+    return durations
+
+
+@click.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option(
+    "--port",
+    default=8188,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to bind; 0 picks a free one.",
+)
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    metavar="TOKEN",
+    help="Static API token to accept (repeatable; also RUNCOMFY_EMULATOR_TOKENS).",
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="Requests processed at the same time.",
+)
+@click.option("--db", type=click.Path(dir_okay=False), help="Keep state in this SQLite file across restarts.")
+@click.option(
+    "--duration",
+    "durations",
+    multiple=True,
+    callback=_parse_duration,
+    metavar="MODEL=SECONDS",
+    help="Run time of a model (repeatable; * for every model).",
+)
+@click.option(
+    "--device-expires",
+    default=600,
+    show_default=True,
+    type=click.IntRange(1, 86400),
+    help="Lifetime of a login device code, in seconds.",
+)
+@click.option(
+    "--poll-interval",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 60),
+    help="Poll interval the login flow asks clients to use, in seconds.",
+)
+@click.option("--access-log", is_flag=True, help="Log every HTTP request on stderr.")
+def emulator_command(
+    host: str,
+    port: int,
+    tokens: tuple[str, ...],
+    workers: int,
+    db: str | None,
+    durations: dict[str, float],
+    device_expires: int,
+    poll_interval: int,
+    access_log: bool,
+) -> None:
+    """Run a local emulator of the RunComfy service (web login + Model API).
+
+    Prints the `export` lines that point the CLI (or your own scripts) at it, then serves until Ctrl-C.
+    Its control plane under /_emulator/ resets state and injects faults (see the README).
+
+    \b
+    Examples:
+      runcomfy emulator
+      runcomfy emulator --port 0 --token my-test-token --duration '*=0'
+      eval "$(runcomfy emulator --port 9000 &)"   # in scripts: read the export lines
+    """
+    try:
+        from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state, tokens_from_env
+    except ImportError:
+        raise click.ClickException(MISSING_EXTRA) from None
+    all_tokens = list(tokens) + tokens_from_env()
+    if not all_tokens:
+        all_tokens = ["rcemu_" + secrets.token_urlsafe(24)]
+    config = EmulatorConfig(
+        host=host,
+        port=port,
+        tokens=all_tokens,
+        workers=workers,
+        db=db,
+        durations=durations,
+        device_expires_s=device_expires,
+        device_poll_interval_s=poll_interval,
+    )
+    try:
+        server = EmulatorServer(
+            build_state(config), host=host, port=port, log_level="info", access_log=access_log
+        )
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo(f"export RUNCOMFY_MODEL_API_BASE={shlex.quote(server.model_api_base)}")
+    click.echo(f"export RUNCOMFY_WEB_BASE={shlex.quote(server.origin)}")
+    click.echo(f"export RUNCOMFY_TOKEN={shlex.quote(all_tokens[0])}")
+    click.echo(f"RunComfy emulator listening on {server.origin} (Ctrl-C to stop)", err=True)
+    if host not in LOOPBACK:
+        click.echo(
+            "warning: the control plane /_emulator/ has no authentication and is reachable from the network",
+            err=True,
+        )
+    server.serve_forever()

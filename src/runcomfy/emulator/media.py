@@ -1,0 +1,158 @@
+"""Real media for the emulator's stand-in models: images and animations drawn with Pillow, and sized files.
+
+Everything here is a pure function of its inputs (prompt, seed, size, format): the same input gives the same
+bytes, so outputs never need storing; the file routes draw them again on demand. Sized files are computed
+arithmetically from the byte offset, so a 2 GiB+ file is streamed without being held in memory or on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import random
+from collections.abc import Iterator
+
+from PIL import Image, ImageDraw, ImageFont
+
+SIZED_BLOCK = bytes(range(256)) * 4096  # 1 MiB; byte at offset i of a sized file is i % 256
+_CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "gif": "image/gif"}
+
+
+def content_type_for(fmt: str) -> str:
+    """MIME type of an image format name (``png``, ``webp``, ``jpeg``)."""
+    return _CONTENT_TYPES.get(fmt, "application/octet-stream")
+
+
+def _rng(prompt: str, seed: int, salt: str = "") -> random.Random:
+    digest = hashlib.sha256(f"{salt}\x00{seed}\x00{prompt}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _colour(rng: random.Random) -> tuple[int, int, int]:
+    return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+
+
+def _paint_scene(image: Image.Image, prompt: str, rng: random.Random, *, frame: int = 0) -> None:
+    """Draw a gradient sky, a few shapes and the prompt text: recognisably "about" the prompt, cheaply."""
+    width, height = image.size
+    draw = ImageDraw.Draw(image)
+    top, bottom = _colour(rng), _colour(rng)
+    for y in range(0, height, 4):
+        t = y / max(height - 1, 1)
+        row = tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        draw.rectangle((0, y, width, y + 3), fill=row)
+    for _ in range(6):
+        x, y = rng.randrange(width), rng.randrange(height)
+        r = rng.randrange(max(width // 20, 4), max(width // 5, 8))
+        x += (frame * r) // 6
+        box = (x - r, y - r, x + r, y + r)
+        if rng.random() < 0.5:
+            draw.ellipse(box, fill=_colour(rng), outline=(0, 0, 0))
+        else:
+            draw.rectangle(box, fill=_colour(rng), outline=(0, 0, 0))
+    _caption(draw, prompt, width, height)
+
+
+def _caption(draw: ImageDraw.ImageDraw, prompt: str, width: int, height: int) -> None:
+    font = ImageFont.load_default(size=max(12, width // 32))
+    text = prompt if len(prompt) <= 80 else prompt[:77] + "..."
+    draw.rectangle((0, height - height // 8, width, height), fill=(0, 0, 0))
+    draw.text((8, height - height // 8 + 4), text, fill=(255, 255, 255), font=font)
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "jpeg":
+        image.convert("RGB").save(buffer, format="JPEG", quality=90)
+    elif fmt == "webp":
+        image.save(buffer, format="WEBP", lossless=True)
+    else:
+        image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def draw_image(prompt: str, seed: int, width: int, height: int, fmt: str = "png") -> bytes:
+    """A deterministic image for ``prompt`` and ``seed``."""
+    image = Image.new("RGB", (width, height))
+    _paint_scene(image, prompt, _rng(prompt, seed))
+    return _encode(image, fmt)
+
+
+def edit_image(source: bytes | None, prompt: str, seed: int, fmt: str = "png") -> bytes:
+    """A deterministic "edit" of ``source``: the original with shapes and the instruction painted over it.
+
+    Without a decodable source (a remote URL the emulator must not fetch) a placeholder base is drawn.
+    """
+    if source is not None:
+        with Image.open(io.BytesIO(source)) as original:
+            base = original.convert("RGB")
+    else:
+        base = Image.new("RGB", (768, 768))
+        _paint_scene(base, "source image", _rng(prompt, seed, "base"))
+    rng = _rng(prompt, seed, "edit")
+    draw = ImageDraw.Draw(base)
+    width, height = base.size
+    for _ in range(3):
+        x, y = rng.randrange(width), rng.randrange(height)
+        r = rng.randrange(max(width // 16, 4), max(width // 6, 8))
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=_colour(rng), width=max(2, width // 100))
+    _caption(draw, f"edit: {prompt}", width, height)
+    return _encode(base, fmt)
+
+
+def draw_animation(prompt: str, seed: int, width: int, height: int, frames: int) -> bytes:
+    """A deterministic animated WebP standing in for a generated video."""
+    images = []
+    for frame in range(frames):
+        image = Image.new("RGB", (width, height))
+        _paint_scene(image, prompt, _rng(prompt, seed), frame=frame)
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer,
+        format="WEBP",
+        save_all=True,
+        append_images=images[1:],
+        duration=125,
+        loop=0,
+        lossless=False,
+        quality=60,
+    )
+    return buffer.getvalue()
+
+
+def decode_data_uri(value: str) -> tuple[str, bytes] | None:
+    """``(mime, bytes)`` of a base64 ``data:`` URI, or None if ``value`` is not one or does not decode."""
+    if not value.startswith("data:") or "," not in value:
+        return None
+    header, _, payload = value[5:].partition(",")
+    if not header.endswith(";base64"):
+        return None
+    try:
+        return header[: -len(";base64")] or "application/octet-stream", base64.b64decode(
+            payload, validate=True
+        )
+    except (binascii.Error, ValueError):
+        return None
+
+
+def is_decodable_image(data: bytes) -> bool:
+    """Whether Pillow can read ``data`` as an image (used to validate ``image_url`` data URIs)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception:
+        return False
+    return True
+
+
+def sized_chunks(start: int, end: int, chunk_size: int = len(SIZED_BLOCK)) -> Iterator[bytes]:
+    """Bytes ``start..end`` (end exclusive) of the sized file, produced chunk by chunk."""
+    offset = start
+    while offset < end:
+        block_offset = offset % len(SIZED_BLOCK)
+        take = min(chunk_size, len(SIZED_BLOCK) - block_offset, end - offset)
+        yield SIZED_BLOCK[block_offset : block_offset + take]
+        offset += take

@@ -1,0 +1,82 @@
+"""The device approval page ``/cli-auth``: type the code, then Authorize or Deny.
+
+Sign-in is implicit (the emulator has one web user). As on the real page, a code pre-filled through a
+``?code=`` query string is refused, so a phishing link cannot approve a device for the user; the code must
+be typed. A POST carrying a foreign ``Origin`` header (another site's form) is refused too.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from runcomfy.emulator.state import WEB_USER_EMAIL, EmulatorState
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem} input[name=user_code]{font-size:1.6rem;letter-spacing:.2em;width:100%;
+text-transform:uppercase;padding:.4rem} .buttons{margin-top:1rem;display:flex;gap:.5rem}
+button{font-size:1rem;padding:.5rem 1.2rem} .error{color:#b00020} .ok{color:#0a7a2f} small{color:#666}
+"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    document = (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    headers = {
+        "x-frame-options": "DENY",
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        "cache-control": "no-store",
+        "referrer-policy": "no-referrer",
+    }
+    return HTMLResponse(document, status_code=status, headers=headers)
+
+
+def _form(message: str = "") -> str:
+    return (
+        f"<p>Signed in as <b>{html.escape(WEB_USER_EMAIL)}</b> (RunComfy emulator).</p>"
+        "<p>Type the code shown by <code>runcomfy login</code>, then authorize the device.</p>"
+        f"{message}"
+        "<form method=post action=/cli-auth>"
+        "<label for=user_code>Device code</label>"
+        "<input id=user_code name=user_code autocomplete=off autofocus required placeholder=ABCD-1234>"
+        "<div class=buttons><button type=submit name=action value=authorize id=authorize>Authorize</button>"
+        "<button type=submit name=action value=deny id=deny>Deny</button></div></form>"
+        "<p><small>Only approve a code you started yourself.</small></p>"
+    )
+
+
+async def approval_page(request: Request, state: EmulatorState) -> Response:
+    """GET shows the form; POST decides on the typed code."""
+    if "code" in request.query_params or "user_code" in request.query_params:
+        return _page(
+            "Code not accepted",
+            "<p class=error>Codes in links are refused to protect you from "
+            "phishing. Open <a href=/cli-auth>/cli-auth</a> and type the code yourself.</p>",
+            400,
+        )
+    if request.method == "GET":
+        return _page("Authorize RunComfy CLI", _form())
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin is not None and origin != own:
+        return _page("Request refused", "<p class=error>Cross-site form submissions are refused.</p>", 403)
+    fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+    user_code = fields.get("user_code", [""])[0].strip()
+    action = fields.get("action", ["authorize"])[0]
+    found = state.find_device(user_code) if user_code else None
+    if found is None:
+        message = "<p class=error>That code is unknown, already used or expired. Check it and try again.</p>"
+        return _page("Authorize RunComfy CLI", _form(message), 400)
+    digest, _record = found
+    if action == "deny":
+        state.decide_device(digest, approve=False)
+        return _page("Device denied", "<p>The CLI was not authorized. You can close this window.</p>")
+    state.decide_device(digest, approve=True)
+    return _page("Device authorized", "<p class=ok>The CLI is now signed in. You can close this window.</p>")
