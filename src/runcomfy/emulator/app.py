@@ -383,7 +383,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
     except ValueError:
         return None
     if start < 0 or end <= start:
-        return None
+        return None if start < size else "unsatisfiable"
     if start >= size:
         return "unsatisfiable"
     return start, min(end, size)

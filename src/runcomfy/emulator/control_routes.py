@@ -73,9 +73,10 @@ def routes(state: EmulatorState, control: Control) -> list[BaseRoute]:
             data = await _json(request)
             items = data if isinstance(data, list) else [data]
             try:
-                control.faults.extend(parse_fault(item) for item in items)
+                parsed = [parse_fault(item) for item in items]  # all or nothing
             except (ValueError, TypeError) as exc:
                 return _bad(str(exc))
+            control.faults.extend(parsed)
         return JSONResponse({"faults": [asdict(f) for f in control.faults]})
 
     async def calls(request: Request) -> Response:

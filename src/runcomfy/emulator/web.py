@@ -33,7 +33,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         "x-frame-options": "DENY",
         "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
         "cache-control": "no-store",
-        "referrer-policy": "no-referrer",
+        "referrer-policy": "same-origin",  # no-referrer would make browsers send `Origin: null`
     }
     return HTMLResponse(document, status_code=status, headers=headers)
 
