@@ -99,7 +99,7 @@ def emulator_command(
     Examples:
       runcomfy emulator
       runcomfy emulator --port 0 --token my-test-token --duration '*=0'
-      eval "$(runcomfy emulator --port 9000 &)"   # in scripts: read the export lines
+      runcomfy emulator --port 0 > emulator.env &   # in scripts: then `. ./emulator.env`
     """
     try:
         from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state, tokens_from_env
