@@ -31,7 +31,8 @@ text) to exit codes in ``cli/exit_codes.py``; so a new failure mode needs a type
     ├── WaitTimeout                      --timeout reached while waiting (exit 75)
     ├── DownloadError                    a trusted file could not be saved (exit 74)
     │   └── DownloadTooLarge             over the 2 GiB cap
-    └── Interrupted                      Ctrl-C / SIGTERM after the cancel attempt (exit 130)
+    ├── Interrupted                      Ctrl-C / SIGTERM after the cancel attempt (exit 130)
+    └── JournalError                     the local request journal cannot be opened or written
 
 Messages never contain the token: the HTTP layer builds them from status, error body and URL only, and the
 URL never carries credentials.
@@ -207,3 +208,7 @@ class DownloadTooLarge(DownloadError):
 
 class Interrupted(RunComfyError):
     """The user interrupted the command (Ctrl-C or SIGTERM)."""
+
+
+class JournalError(RunComfyError):
+    """The local request journal (SQLite in the state dir) cannot be opened or written."""

@@ -1,0 +1,108 @@
+"""Once a request has a result: print it, download its files, record it in the journal, decide the outcome.
+
+Shared by ``run`` and ``result`` so both present a finished request the same way. Order matters for
+compatibility: ``run`` prints the ``output`` value before downloading (as the official CLI), while
+``--emit record`` prints the whole record after the downloads so it can list every saved file.
+Failed downloads and untrusted URLs are reported (unlike the official CLI, a trusted file that cannot be
+saved makes the command exit 74).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from runcomfy.cli.context import AppContext
+from runcomfy.downloads import DownloadReport, Failed, Planned, Saved, Skipped, download_outputs
+from runcomfy.errors import DownloadError
+from runcomfy.results import Result, raise_for_outcome
+
+
+def result_record(result: Result, model_id: str | None, report: DownloadReport | None) -> dict[str, Any]:
+    """The whole record of a request as one JSON document (contract section 3)."""
+    record = result.to_dict()
+    record["model_id"] = model_id or result.raw.get("model_id")
+    record["files"] = [
+        {"url": f.url, "path": str(f.path), "bytes": f.bytes, "sha256": f.sha256}
+        for f in (report.saved if report else [])
+    ]
+    record["skipped_urls"] = [url for url, _reason in (report.skipped if report else [])]
+    return record
+
+
+def download_files(app: AppContext, result: Result, output_dir: Path) -> DownloadReport:
+    """Download the result's trusted files, telling the user what happens."""
+    out = app.output
+    skipped: list[Skipped] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, Planned):
+            out.progress("download", f"Downloading {len(event.urls)} file(s) to {output_dir}")
+        elif isinstance(event, Saved):
+            out.detail(str(event.file.path))
+        elif isinstance(event, Failed):
+            out.detail(f"failed: {event.url}: {event.error}")
+        elif isinstance(event, Skipped):
+            skipped.append(event)
+
+    report = download_outputs(
+        result.output, output_dir, trusted_origins=app.trusted_origins(), on_event=on_event
+    )
+    if skipped:
+        out.progress("skip", f"Skipped {len(skipped)} URL(s) outside trusted hosts (not downloaded)")
+        for item in skipped:
+            out.detail(f"(not downloaded) {item.url}: {item.reason}")
+    return report
+
+
+def finish(
+    app: AppContext,
+    result: Result,
+    *,
+    model_id: str | None,
+    output_dir: Path,
+    download: bool,
+    emit: str,
+) -> None:
+    """Present a result; raise for a failed/cancelled request or for files that could not be saved.
+
+    ``emit`` is ``output`` (the output value, as the official ``run``) or ``record`` (the whole record).
+    """
+    out, journal = app.output, app.journal()
+    status = result.status
+    if not status.is_terminal:
+        out.progress("info", f"not finished yet (status: {status.describe()})")
+        out.data(result_record(result, model_id, None))
+        journal.update(result.request_id, status=status.name)
+        return
+    if not status.is_success:
+        journal.update(result.request_id, status=status.name, error=result.error)
+        if emit == "record":
+            out.data(result_record(result, model_id, None))
+        raise_for_outcome(result)
+    out.progress("ok", status.name)
+    if emit == "output":
+        out.data(result.output if result.output is not None else {})
+    report = download_files(app, result, output_dir) if download else None
+    journal.update(
+        result.request_id,
+        status=status.name,
+        output=result.output,
+        files=_journal_files(report),
+        output_dir=output_dir if download else None,
+    )
+    if emit == "record":
+        out.data(result_record(result, model_id, report))
+    if report is not None and report.failed:
+        url, error = report.failed[0]
+        raise DownloadError(
+            f"{len(report.failed)} file(s) could not be saved; first: {url}: {error}",
+            url=url,
+            request_id=result.request_id,
+        )
+
+
+def _journal_files(report: DownloadReport | None) -> list[dict[str, Any]] | None:
+    if report is None:
+        return None
+    return [{"path": str(f.path), "url": f.url, "bytes": f.bytes, "sha256": f.sha256} for f in report.saved]

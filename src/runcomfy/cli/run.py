@@ -1,0 +1,167 @@
+"""``runcomfy run``: submit a request, wait for it, fetch the result, download the files.
+
+The request id is written to the journal before polling starts, and every way out after submit (failure,
+``--timeout``, Ctrl-C, SIGTERM, an outage) leaves the id and the command that resumes it on the screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+
+from runcomfy.cli.context import AppContext, app_context
+from runcomfy.cli.finish import finish
+from runcomfy.cli.inputs import check_model_id, read_input
+from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
+from runcomfy.client import Client, RequestHandle
+from runcomfy.errors import Interrupted, NotAuthenticated, RunComfyError, WaitTimeout
+from runcomfy.status import RequestStatus
+
+NOT_SIGNED_IN = "not signed in — run `runcomfy login` first, or set RUNCOMFY_TOKEN"
+CANCEL_TIMEOUT_S = 10.0
+
+
+def require_client(app: AppContext) -> Client:
+    """The client, or :class:`NotAuthenticated` when no token is configured."""
+    client = app.client()
+    if not client.has_token:
+        raise NotAuthenticated(NOT_SIGNED_IN)
+    return client
+
+
+@click.command("run")
+@click.argument("model_id")
+@click.option("--input", "inline_input", metavar="JSON", help="Input as a JSON object.")
+@click.option("--input-file", metavar="PATH", help="Read the input JSON from a file ('-' for stdin).")
+@click.option("--no-wait", is_flag=True, help="Submit and print the request id without waiting.")
+@click.option(
+    "--poll-secs", default=2, show_default=True, type=click.IntRange(min=0), help="Seconds between polls."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Give up (and cancel the request) after this many seconds; exit 75.",
+)
+@click.option(
+    "--output-dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to save the result's files.",
+)
+@click.option("--no-download", is_flag=True, help="Print the result without downloading files.")
+@click.option(
+    "--emit",
+    type=click.Choice(["output", "record"]),
+    default="output",
+    show_default=True,
+    help="Print the model's output (as the official CLI) or the whole record with saved files.",
+)
+def run_command(
+    model_id: str,
+    inline_input: str | None,
+    input_file: str | None,
+    no_wait: bool,
+    poll_secs: int,
+    timeout: float | None,
+    output_dir: str,
+    no_download: bool,
+    emit: str,
+) -> None:
+    """Run a model: submit, wait, print the output and download its files.
+
+    \b
+    Examples:
+      runcomfy run openai/gpt-image-2/text-to-image --input '{"prompt": "a lighthouse at dawn"}'
+      runcomfy run blackforestlabs/flux-1-kontext/pro/edit --input-file input.json --output-dir out/
+      echo '{"prompt": "a fox"}' | runcomfy run openai/gpt-image-2/text-to-image --input-file -
+      runcomfy --output json run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --emit record
+      runcomfy run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --no-wait
+    """
+    if inline_input is not None and input_file is not None:
+        raise click.UsageError("--input and --input-file cannot be used together")
+    body = read_input(inline_input, input_file)
+    model = check_model_id(model_id)
+    app = app_context()
+    client = require_client(app)
+    out = app.output
+    out.progress("submit", f"Submitting request to {model}")
+    with interrupts_raise():
+        try:
+            handle = client.submit(model, body)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted while submitting; a request may have been created — "
+                "see `runcomfy requests list` or the RunComfy dashboard"
+            ) from None
+        _record(app, handle, model, body, Path(output_dir), client.model_api_base)
+        out.detail(f"request_id: {handle.request_id}")
+        if no_wait:
+            out.data({"request_id": handle.request_id, "wait": False})
+            return
+        interval = max(poll_secs, 1)
+        try:
+            out.progress("poll", f"Polling status (every {interval}s)...")
+            result = handle.wait(
+                timeout=timeout,
+                on_update=lambda s: _show_status(app, s),
+                poll_interval_s=interval,
+                cancel_on_timeout=True,
+                raise_on_failure=False,
+            )
+            finish(
+                app, result, model_id=model, output_dir=Path(output_dir), download=not no_download, emit=emit
+            )
+        except KeyboardInterrupt:
+            _cancel_after_interrupt(app, handle)
+        except WaitTimeout:
+            app.journal().update(handle.request_id, status="timed_out")
+            raise
+
+
+def _record(
+    app: AppContext,
+    handle: RequestHandle,
+    model: str,
+    body: dict[str, object],
+    output_dir: Path,
+    model_api_base: str,
+) -> None:
+    try:
+        app.journal().record(
+            handle.request_id, model, body, model_api_base=model_api_base, output_dir=output_dir
+        )
+    except (OSError, RunComfyError) as exc:  # keep waiting: the result matters more than the record
+        app.output.warning(f"could not record request {handle.request_id} in the journal: {exc}")
+
+
+def _show_status(app: AppContext, status: RequestStatus) -> None:
+    app.output.detail(status.describe())
+
+
+def _cancel_after_interrupt(app: AppContext, handle: RequestHandle) -> None:
+    """Send one cancel (a second Ctrl-C exits at once), report it, and end with :class:`Interrupted`."""
+    out, rid = app.output, handle.request_id
+    with exit_on_second_interrupt():
+        out.progress("cancel", f"Interrupted; cancelling request {rid}")
+        try:
+            outcome = handle.cancel(timeout_s=CANCEL_TIMEOUT_S, retry=False)
+        except RunComfyError as exc:
+            summary = f"the cancel could not be sent ({exc}); run `runcomfy cancel {rid}`"
+            status = "interrupted"
+        else:
+            if outcome.outcome == "not_cancellable":
+                summary = (
+                    f"request could not be cancelled ({outcome.describe()}); it will run to completion — "
+                    f"`runcomfy result {rid}` fetches it later"
+                )
+            else:
+                summary = f"cancel accepted ({outcome.describe()})"
+            status = outcome.status or "interrupted"
+        out.detail(summary)
+        with contextlib.suppress(OSError, RunComfyError):
+            app.journal().update(rid, status=status)
+    raise Interrupted(f"interrupted; {summary}", request_id=rid)

@@ -1,0 +1,56 @@
+"""Ctrl-C and SIGTERM: both become ``KeyboardInterrupt`` while a command works, and a second one exits at once.
+
+Python already raises ``KeyboardInterrupt`` on SIGINT at the next bytecode, even inside a blocked socket read,
+so an interrupt is noticed during polling, the result fetch and downloads alike (the official CLI noticed it only
+between polls). SIGTERM is given the same meaning so a supervisor's stop cancels the remote request too.
+While the command reacts to the first interrupt (sending one cancel), :func:`exit_on_second_interrupt` makes
+another Ctrl-C leave immediately with 130.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+EXIT_INTERRUPTED = 130
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _exit_now(_signum: int, _frame: FrameType | None) -> None:
+    os._exit(EXIT_INTERRUPTED)
+
+
+@contextmanager
+def _handlers(handler: signal.Handlers | object) -> Iterator[None]:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig in previous:
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+    except ValueError:  # not the main thread: leave the process's handlers alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """Inside the block, SIGINT and SIGTERM raise ``KeyboardInterrupt``."""
+    with _handlers(_raise_interrupt):
+        yield
+
+
+@contextmanager
+def exit_on_second_interrupt() -> Iterator[None]:
+    """Inside the block (the reaction to a first interrupt), another SIGINT or SIGTERM exits with 130 at once."""
+    with _handlers(_exit_now):
+        yield

@@ -1,0 +1,362 @@
+"""The library's front door: :class:`Client` (submit, status, result, cancel, run, whoami) and
+:class:`RequestHandle` (one submitted request: status, iter_status, wait, result, cancel).
+
+Owns the Model API calls and what their replies mean; the resolution of token and base URLs with the CLI's
+precedence (explicit argument > environment > token file > defaults); and the rule that every URL carrying the
+token is built from the configured base (a server-supplied URL is used only when it has the same origin).
+It must never print, prompt or exit, never write files (downloads live in ``downloads.py``, the request record
+in ``journal.py``), and never show the token in a ``repr`` or message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from runcomfy import config
+from runcomfy.auth.credentials import Token, find_token
+from runcomfy.auth.device import DeviceFlow
+from runcomfy.errors import APIResponseError, InvalidInput, RunComfyError, WaitTimeout
+from runcomfy.http import (
+    HttpSession,
+    TraceHook,
+    join_url,
+    quote_model_id,
+    quote_request_id,
+    same_origin,
+)
+from runcomfy.json_limits import MAX_JSON_DEPTH, depth_exceeds
+from runcomfy.polling import UpdateHook, deadline_after, fetch_until_settled, poll_statuses, wait_for_terminal
+from runcomfy.results import CancelOutcome, Result, raise_for_outcome
+from runcomfy.retry import RetryHook, RetryPolicy, call_with_retries, should_retry_submit
+from runcomfy.status import RequestStatus, parse_status
+
+__all__ = ["CancelOutcome", "Client", "RequestHandle", "Result"]
+
+CANCEL_ON_INTERRUPT_TIMEOUT_S = 10.0
+
+
+class RequestHandle:
+    """One submitted request. Its URLs were checked to be on the Model API origin, so the token stays there."""
+
+    def __init__(
+        self,
+        client: Client,
+        request_id: str,
+        *,
+        model_id: str | None = None,
+        status_url: str | None = None,
+        result_url: str | None = None,
+        cancel_url: str | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._client = client
+        self.request_id = request_id
+        self.model_id = model_id
+        self.status_url = client._trusted_url(status_url, request_id, "status")
+        self.result_url = client._trusted_url(result_url, request_id, "result")
+        self.cancel_url = client._trusted_url(cancel_url, request_id, "cancel")
+        self.raw: Mapping[str, Any] = raw or {}
+
+    def __repr__(self) -> str:
+        return f"RequestHandle(request_id={self.request_id!r}, model_id={self.model_id!r})"
+
+    def status(self) -> RequestStatus:
+        """One status call (retried through transient errors)."""
+        return self._client._fetch_status(self.status_url, self.request_id)
+
+    def result(self) -> Result:
+        """One result call (retried through transient errors); the result may still be non-terminal."""
+        return self._client._fetch_result(self.result_url, self.request_id)
+
+    # The wait loop retries on its own, bounded by its deadline; it calls these single tries.
+    def _status_once(self) -> RequestStatus:
+        return self._client._fetch_status(self.status_url, self.request_id, retry=False)
+
+    def _result_once(self) -> Result:
+        return self._client._fetch_result(self.result_url, self.request_id, retry=False)
+
+    def cancel(self, *, timeout_s: float | None = None, retry: bool = True) -> CancelOutcome:
+        """Ask the service to cancel; ``retry=False`` and a short ``timeout_s`` suit a Ctrl-C handler."""
+        return self._client._send_cancel(self.cancel_url, self.request_id, timeout_s=timeout_s, retry=retry)
+
+    def iter_status(
+        self, *, poll_interval_s: float = 2.0, timeout: float | None = None
+    ) -> Iterator[RequestStatus]:
+        """Yield each polled status (the first at once) until a terminal one; :class:`WaitTimeout` after
+        ``timeout`` seconds."""
+        client = self._client
+        yield from poll_statuses(
+            self._status_once,
+            request_id=self.request_id,
+            sleep=client._sleep,
+            clock=client._clock,
+            policy=client.retry_policy,
+            poll_interval_s=poll_interval_s,
+            deadline=deadline_after(timeout, client._clock),
+            on_retry=client.on_retry,
+        )
+
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        on_update: UpdateHook | None = None,
+        poll_interval_s: float = 2.0,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: bool = True,
+    ) -> Result:
+        """Poll until terminal, then fetch the result (again, with backoff, while it lags the status).
+
+        Raises :class:`RequestFailed`/:class:`RequestCancelled` unless ``raise_on_failure`` is false, and
+        :class:`WaitTimeout` after ``timeout`` seconds (first sending one cancel if ``cancel_on_timeout``).
+        """
+        client = self._client
+        deadline = deadline_after(timeout, client._clock)
+        common: dict[str, Any] = {
+            "request_id": self.request_id,
+            "sleep": client._sleep,
+            "clock": client._clock,
+            "policy": client.retry_policy,
+            "deadline": deadline,
+            "on_retry": client.on_retry,
+        }
+        try:
+            final = wait_for_terminal(
+                self._status_once, poll_interval_s=poll_interval_s, on_update=on_update, **common
+            )
+            result = fetch_until_settled(self._result_once, _result_settled, **common)
+        except WaitTimeout as exc:
+            if not cancel_on_timeout:
+                raise
+            raise WaitTimeout(f"{exc}; {self._cancel_after_timeout()}", request_id=self.request_id) from exc
+        if not result.status.raw:
+            result = result.with_status(final)
+        if raise_on_failure:
+            raise_for_outcome(result, secrets=client._http.secrets)
+        return result
+
+    def _cancel_after_timeout(self) -> str:
+        try:
+            outcome = self.cancel(timeout_s=CANCEL_ON_INTERRUPT_TIMEOUT_S, retry=False)
+        except RunComfyError as exc:
+            return f"the cancel could not be sent ({exc}); run `runcomfy cancel {self.request_id}`"
+        return f"cancel: {outcome.describe()}"
+
+
+def _result_settled(result: Result) -> bool:
+    # A result with no status at all but an output is taken as settled: the status call already said terminal.
+    return result.status.is_terminal or (not result.status.raw and "output" in result.raw)
+
+
+class Client:
+    """A RunComfy Model API client.
+
+    ``token``/``model_api_base``/``web_base`` win over the environment (``RUNCOMFY_TOKEN``,
+    ``RUNCOMFY_MODEL_API_BASE``, ``RUNCOMFY_WEB_BASE``), which wins over ``token.json`` and the defaults.
+    ``max_retries`` caps tries of a transient failure (``None``: keep trying for ``retry_window_s``).
+    ``sleep``/``clock``/``transport`` are the seams for tests; ``trace`` receives masked HTTP trace lines.
+    """
+
+    def __init__(
+        self,
+        token: str | Token | None = None,
+        *,
+        model_api_base: str | None = None,
+        web_base: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int | None = None,
+        retry_window_s: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        trace: TraceHook | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> None:
+        env = os.environ if env is None else env
+        self.model_api_base = _base(model_api_base, "model_api_base") or config.model_api_base(env)
+        self.web_base = _base(web_base, "web_base") or config.web_base(env)
+        self.token_warnings: tuple[str, ...] = ()
+        if isinstance(token, str):
+            token = Token(token, source="argument")
+        elif token is None:
+            lookup = find_token(env)
+            token, self.token_warnings = lookup.token, lookup.warnings
+        self.token_source = token.source if token else None
+        self.retry_policy = RetryPolicy(
+            max_attempts=None if max_retries is None else max_retries + 1, outage_window_s=retry_window_s
+        )
+        self.on_retry = on_retry
+        self._sleep, self._clock = sleep, clock
+        self._http = HttpSession(
+            token=token,
+            trusted_origins=(self.model_api_base, self.web_base),
+            timeout_s=timeout,
+            transport=transport,
+            trace=trace,
+        )
+
+    def __repr__(self) -> str:
+        state = f"from {self.token_source}" if self.token_source else "unset"
+        return f"Client(model_api_base={self.model_api_base!r}, web_base={self.web_base!r}, token={state})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def has_token(self) -> bool:
+        return self.token_source is not None
+
+    # --- the Model API ------------------------------------------------------------------------------------------
+
+    def submit(self, model_id: str, input: Mapping[str, Any] | None = None) -> RequestHandle:
+        """``POST {model_api_base}/models/{model_id}``; retried only on 429 or when no connection was made."""
+        body = _check_input(input)
+        url = join_url(self.model_api_base, "models", quote_model_id(model_id))
+        payload = call_with_retries(
+            lambda: self._http.request_json("POST", url, json_body=body),
+            policy=self.retry_policy,
+            sleep=self._sleep,
+            clock=self._clock,
+            retry_if=should_retry_submit,
+            on_retry=self.on_retry,
+        )
+        request_id = payload.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            raise APIResponseError(f"POST {url}: the reply has no request_id")
+        try:
+            quote_request_id(request_id)
+        except InvalidInput as exc:
+            raise APIResponseError(
+                f"POST {url}: the service returned an unusable request_id ({exc})"
+            ) from None
+        return RequestHandle(
+            self,
+            request_id,
+            model_id=model_id,
+            status_url=payload.get("status_url"),
+            result_url=payload.get("result_url"),
+            cancel_url=payload.get("cancel_url"),
+            raw=payload,
+        )
+
+    def handle(self, request_id: str) -> RequestHandle:
+        """A handle on an existing request (to resume one submitted earlier)."""
+        quote_request_id(request_id)
+        return RequestHandle(self, request_id)
+
+    def status(self, request_id: str) -> RequestStatus:
+        """``GET /requests/{id}/status`` as a typed value; ``.payload`` holds the whole reply."""
+        return self.handle(request_id).status()
+
+    def result(self, request_id: str) -> Result:
+        """``GET /requests/{id}/result``."""
+        return self.handle(request_id).result()
+
+    def cancel(self, request_id: str, *, timeout_s: float | None = None, retry: bool = True) -> CancelOutcome:
+        """``POST /requests/{id}/cancel`` (no body)."""
+        return self.handle(request_id).cancel(timeout_s=timeout_s, retry=retry)
+
+    def run(
+        self,
+        model_id: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        on_update: UpdateHook | None = None,
+        poll_interval_s: float = 2.0,
+        on_submitted: Callable[[RequestHandle], None] | None = None,
+    ) -> Result:
+        """Submit, wait and return the finished result; cancel (best effort) when ``timeout`` passes.
+
+        ``on_submitted`` runs after submit and before the first poll: the place to record the request id.
+        """
+        handle = self.submit(model_id, input)
+        if on_submitted is not None:
+            on_submitted(handle)
+        return handle.wait(
+            timeout=timeout, on_update=on_update, poll_interval_s=poll_interval_s, cancel_on_timeout=True
+        )
+
+    def whoami(self) -> dict[str, Any]:
+        """``GET {web_base}/api/auth/me``: the signed-in user (``id``, ``email``, ``token_type``, ...)."""
+        return self._get_json(join_url(self.web_base, "api/auth/me"), None)
+
+    def device_flow(self) -> DeviceFlow:
+        """The device-code login protocol on this client's web base (no token is sent)."""
+        return DeviceFlow(self._http, self.web_base, sleep=self._sleep, clock=self._clock)
+
+    # --- internals shared with RequestHandle ---------------------------------------------------------------------
+
+    def _trusted_url(self, candidate: object, request_id: str, action: str) -> str:
+        built = join_url(self.model_api_base, "requests", quote_request_id(request_id), action)
+        return (
+            candidate if isinstance(candidate, str) and same_origin(candidate, self.model_api_base) else built
+        )
+
+    def _get_json(self, url: str, request_id: str | None, *, retry: bool = True) -> dict[str, Any]:
+        """One GET through the funnel, retried through transient errors unless ``retry`` is false."""
+
+        def once() -> dict[str, Any]:
+            return self._http.request_json("GET", url, request_id=request_id)
+
+        return self._retrying(once, request_id=request_id) if retry else once()
+
+    def _retrying(self, fn: Callable[[], dict[str, Any]], *, request_id: str | None = None) -> dict[str, Any]:
+        try:
+            return call_with_retries(
+                fn, policy=self.retry_policy, sleep=self._sleep, clock=self._clock, on_retry=self.on_retry
+            )
+        except RunComfyError as exc:
+            if exc.request_id is None:
+                exc.request_id = request_id
+            raise
+
+    def _fetch_status(self, url: str, request_id: str, *, retry: bool = True) -> RequestStatus:
+        return parse_status(self._get_json(url, request_id, retry=retry))
+
+    def _fetch_result(self, url: str, request_id: str, *, retry: bool = True) -> Result:
+        return Result.from_payload(self._get_json(url, request_id, retry=retry), request_id=request_id)
+
+    def _send_cancel(
+        self, url: str, request_id: str, *, timeout_s: float | None, retry: bool
+    ) -> CancelOutcome:
+        def once() -> dict[str, Any]:
+            return self._http.request_json(
+                "POST", url, request_id=request_id, timeout_s=timeout_s, allow_empty=True
+            )
+
+        payload = self._retrying(once, request_id=request_id) if retry else once()
+        return CancelOutcome.from_payload(payload, request_id=request_id)
+
+
+def _base(value: str | None, name: str) -> str | None:
+    return None if value is None else config.normalize_base_url(value, name=name)
+
+
+def _check_input(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The request body: a JSON object, bounded in depth, that JSON can represent (no NaN, no sets)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"input must be a JSON object, got {type(value).__name__}")
+    body = dict(value)
+    if depth_exceeds(body, MAX_JSON_DEPTH):
+        raise InvalidInput(f"input is nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"input cannot be sent as JSON: {exc}") from None
+    return body

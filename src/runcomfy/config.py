@@ -1,0 +1,122 @@
+"""Where things live and which service to talk to: config dir, state dir, base URLs.
+
+Owns the environment precedence of the official CLI (one function per setting) and the validation of base URLs.
+Every function takes the environment as a mapping so callers and tests never mutate ``os.environ``. This module
+must never create directories, read files or touch the network.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+
+from runcomfy.errors import ConfigError
+
+DEFAULT_MODEL_API_BASE = "https://model-api.runcomfy.net/v1"
+DEFAULT_WEB_BASE = "https://www.runcomfy.com"
+
+ENV_TOKEN = "RUNCOMFY_TOKEN"
+ENV_MODEL_API_BASE = "RUNCOMFY_MODEL_API_BASE"
+ENV_WEB_BASE = "RUNCOMFY_WEB_BASE"
+ENV_CONFIG_DIR = "RUNCOMFY_CONFIG_DIR"
+ENV_STATE_DIR = "RUNCOMFY_STATE_DIR"
+
+
+def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The trimmed value of ``name``; empty or whitespace-only counts as unset (``None``).
+
+    ``env`` defaults to ``os.environ`` at call time (not as a default value, which ``help()`` would print with
+    any token in it).
+    """
+    raw = (os.environ if env is None else env).get(name)
+    if raw is None:
+        return None
+    value = raw.strip()
+    return value or None
+
+
+def _home(env: Mapping[str, str] | None) -> Path:
+    home = env_value("HOME", env)
+    return Path(home) if home else Path.home()
+
+
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$RUNCOMFY_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/runcomfy``, else ``~/.config/runcomfy``.
+
+    The same path on every OS, as the official CLI, so a token saved by one is found by the other.
+    """
+    explicit = env_value(ENV_CONFIG_DIR, env)
+    if explicit:
+        return Path(explicit)
+    xdg = env_value("XDG_CONFIG_HOME", env)
+    if xdg:
+        return Path(xdg) / "runcomfy"
+    return _home(env) / ".config" / "runcomfy"
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$RUNCOMFY_STATE_DIR``, else ``$XDG_STATE_HOME/runcomfy``, else ``~/.local/state/runcomfy``.
+
+    Kept apart from the config dir because the request journal is data the program writes, not settings.
+    """
+    explicit = env_value(ENV_STATE_DIR, env)
+    if explicit:
+        return Path(explicit)
+    xdg = env_value("XDG_STATE_HOME", env)
+    if xdg:
+        return Path(xdg) / "runcomfy"
+    return _home(env) / ".local" / "state" / "runcomfy"
+
+
+def model_api_base(env: Mapping[str, str] | None = None) -> str:
+    """``$RUNCOMFY_MODEL_API_BASE`` (validated, no trailing ``/``) or the default Model API base."""
+    return _base_from_env(ENV_MODEL_API_BASE, DEFAULT_MODEL_API_BASE, env)
+
+
+def web_base(env: Mapping[str, str] | None = None) -> str:
+    """``$RUNCOMFY_WEB_BASE`` (validated, no trailing ``/``) or the default web/auth base."""
+    return _base_from_env(ENV_WEB_BASE, DEFAULT_WEB_BASE, env)
+
+
+def _base_from_env(name: str, default: str, env: Mapping[str, str] | None) -> str:
+    value = env_value(name, env)
+    if value is None:
+        return default
+    return normalize_base_url(value, name=name)
+
+
+def normalize_base_url(value: str, *, name: str = "base URL") -> str:
+    """Trim, drop trailing ``/`` and validate a base URL; raise :class:`ConfigError` when it cannot be used.
+
+    Why so strict: the bearer token is sent to this origin, so a typo must fail loudly instead of sending the
+    token somewhere unexpected. Accepted: ``http``/``https`` with a host, an optional valid port and path;
+    refused: userinfo, query, fragment, whitespace, backslashes and control characters.
+    """
+    url = value.strip().rstrip("/")
+    if not url:
+        raise ConfigError(f"{name} is empty")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in url):
+        raise ConfigError(f"{name} contains whitespace, a backslash or a control character")
+    parts = urllib.parse.urlsplit(url)
+    if "@" in parts.netloc:
+        # Checked first, and the URL is not quoted: it may hold a password.
+        raise ConfigError(f"{name} must not contain a user name or password")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigError(f"{name} must start with https:// (or http:// for a local emulator): {url!r}")
+    if not parts.hostname:
+        raise ConfigError(f"{name} has no host: {url!r}")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigError(f"{name} must not contain a query string or fragment: {url!r}")
+    try:
+        parts.port  # noqa: B018 - accessing it validates the port
+    except ValueError as exc:
+        raise ConfigError(f"{name} has an invalid port: {url!r}") from exc
+    return url
+
+
+def is_loopback_base(url: str) -> bool:
+    """Whether a base URL points at this machine (plain ``http`` is only reasonable there)."""
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,0 +1,84 @@
+"""Downloads: which result URLs may be fetched, what the files are called, and getting them to disk safely.
+
+Owns the URL allow-list (contract 5.2), hand-followed redirects (5.3) and file placement (5.4)::
+
+    urls.py     collect_urls (bounded walk of a result's output), check_url / check_redirect: the one parser
+                that decides, returning the exact httpx.URL to fetch
+    naming.py   file names from the last path segment, sanitised; exclusive temp files; claiming a free name
+    fetch.py    make_download_client, download_file: one trusted file, streamed, capped, hashed, placed
+    outputs.py  download_outputs: every trusted URL of a result, one after another, with typed events
+
+Must never: send the API token, an Authorization header or cookies to a file host; fetch an untrusted URL
+(or redirect target); overwrite a file; or leave a partial file behind after any failure or interrupt; print.
+"""
+
+from runcomfy.downloads.fetch import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    READ_TIMEOUT_S,
+    AbortCheck,
+    ProgressCallback,
+    SavedFile,
+    download_file,
+    file_has_sha256,
+    make_download_client,
+    sha256_of_file,
+)
+from runcomfy.downloads.naming import filename_from_url, sanitize_filename
+from runcomfy.downloads.outputs import (
+    DownloadEvent,
+    DownloadReport,
+    EventCallback,
+    Failed,
+    Planned,
+    Progress,
+    Saved,
+    Skipped,
+    Started,
+    download_outputs,
+    partition_urls,
+)
+from runcomfy.downloads.urls import (
+    MAX_REDIRECT_HOPS,
+    TRUSTED_HOST_SUFFIXES,
+    Origin,
+    Rejection,
+    TrustedURL,
+    check_redirect,
+    check_url,
+    collect_urls,
+    origin_of,
+)
+
+__all__ = [
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "MAX_REDIRECT_HOPS",
+    "READ_TIMEOUT_S",
+    "TRUSTED_HOST_SUFFIXES",
+    "AbortCheck",
+    "DownloadEvent",
+    "DownloadReport",
+    "EventCallback",
+    "Failed",
+    "Origin",
+    "Planned",
+    "Progress",
+    "ProgressCallback",
+    "Rejection",
+    "Saved",
+    "SavedFile",
+    "Skipped",
+    "Started",
+    "TrustedURL",
+    "check_redirect",
+    "check_url",
+    "collect_urls",
+    "download_file",
+    "download_outputs",
+    "file_has_sha256",
+    "filename_from_url",
+    "make_download_client",
+    "origin_of",
+    "partition_urls",
+    "sanitize_filename",
+    "sha256_of_file",
+]

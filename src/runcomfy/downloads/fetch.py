@@ -1,0 +1,222 @@
+"""Fetching one trusted file to disk.
+
+Owns: the download HTTP client (:func:`make_download_client`), redirects followed by hand with every hop
+checked again, the size cap, streaming into an exclusive temporary file with the byte count and sha256 taken
+on the way, and the final atomic placement under a name nobody else holds (:func:`download_file`).
+
+Must never: send the API token, any ``Authorization`` header or cookies (requests are built here from scratch
+and sent with ``auth=None``, so nothing a caller's client carries is merged in); save a 3xx body; write
+anything for a non-2xx answer or an over-size ``Content-Length``; or leave a partial file behind, whatever the
+failure, including ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+from runcomfy._version import __version__
+from runcomfy.downloads.naming import create_temp_file, filename_from_url, place_file
+from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_redirect
+from runcomfy.errors import DownloadError, DownloadTooLarge, Interrupted
+
+DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024**3
+READ_TIMEOUT_S = 120.0
+CHUNK_SIZE = 64 * 1024
+
+# No total timeout: a large file may take long; only 120 s without a byte is a failure.
+_TIMEOUT = httpx.Timeout(connect=30.0, read=READ_TIMEOUT_S, write=30.0, pool=30.0)
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called as ``on_progress(bytes_so_far, total_or_None)`` after each chunk is written."""
+
+AbortCheck = Callable[[], bool]
+"""Polled between chunks; returning True stops the download with :class:`~runcomfy.errors.Interrupted`."""
+
+
+@dataclass(frozen=True)
+class SavedFile:
+    """A file written to disk: where, from which URL, how big, and its sha256 (hex)."""
+
+    path: Path
+    url: str
+    bytes: int
+    sha256: str
+    content_type: str | None
+
+
+def make_download_client(*, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An ``httpx.Client`` for file hosts: no auth, no redirects, 120 s read inactivity, no total timeout."""
+    return httpx.Client(follow_redirects=False, timeout=_TIMEOUT, transport=transport)
+
+
+def download_file(
+    client: httpx.Client,
+    url: TrustedURL,
+    output_dir: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+    trusted_origins: Iterable[Origin] = (),
+    on_progress: ProgressCallback | None = None,
+    should_abort: AbortCheck | None = None,
+) -> SavedFile:
+    """Download ``url`` into ``output_dir`` (which must exist) under a new, unique name.
+
+    Raises :class:`DownloadError` (with ``url`` set) on any HTTP, redirect or file-system failure,
+    :class:`DownloadTooLarge` over ``max_bytes`` and :class:`Interrupted` when ``should_abort`` says so.
+    """
+    directory = Path(output_dir)
+    try:
+        with _final_response(client, url, frozenset(trusted_origins)) as response:
+            _require_success(response, url)
+            total = _declared_length(response)
+            if total is not None and total > max_bytes:
+                raise DownloadTooLarge(
+                    f"refusing to download {total} bytes (limit {max_bytes}) from {url}", url=url.text
+                )
+            content_type = response.headers.get("Content-Type")
+            name = filename_from_url(url.url, content_type)
+            sink = _Sink(url, max_bytes, total, on_progress, should_abort)
+            return _save(response, directory, name, sink, content_type)
+    except httpx.HTTPError as exc:
+        raise DownloadError(f"could not download {url}: {_describe(exc)}", url=url.text) from exc
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DownloadError(f"could not save {url} in {directory}: {reason}", url=url.text) from exc
+
+
+def sha256_of_file(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file's content, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_has_sha256(path: str | os.PathLike[str], expected_sha256: str) -> bool:
+    """True if ``path`` is a regular file whose sha256 is ``expected_sha256``; else False."""
+    try:
+        if not Path(path).is_file():
+            return False
+        return sha256_of_file(path) == expected_sha256.lower()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _final_response(
+    client: httpx.Client, url: TrustedURL, trusted_origins: frozenset[Origin]
+) -> Iterator[httpx.Response]:
+    """The first non-3xx response, following at most five redirects, each target checked like the first."""
+    current = url
+    hop = 0
+    while True:
+        response = client.send(_request_for(current), stream=True, auth=None, follow_redirects=False)
+        if not 300 <= response.status_code < 400:
+            break
+        location = response.headers.get("Location")
+        response.close()  # a redirect's body is never read, let alone saved
+        hop += 1
+        decision = check_redirect(current, location, hop=hop, trusted_origins=trusted_origins)
+        if isinstance(decision, Rejection):
+            raise DownloadError(f"refused redirect from {url}: {decision.reason}", url=url.text)
+        current = decision
+    try:
+        yield response
+    finally:
+        response.close()
+
+
+def _request_for(url: TrustedURL) -> httpx.Request:
+    headers = {"Accept-Encoding": "identity", "Accept": "*/*", "User-Agent": f"runcomfy/{__version__}"}
+    return httpx.Request("GET", url.url, headers=headers, extensions={"timeout": _TIMEOUT.as_dict()})
+
+
+def _require_success(response: httpx.Response, url: TrustedURL) -> None:
+    if not 200 <= response.status_code < 300:
+        reason = response.reason_phrase or "error"
+        raise DownloadError(f"could not download {url}: HTTP {response.status_code} {reason}", url=url.text)
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("Content-Length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+class _Sink:
+    """Counts, hashes, caps and reports the bytes of one body on their way to disk."""
+
+    def __init__(
+        self,
+        url: TrustedURL,
+        max_bytes: int,
+        total: int | None,
+        on_progress: ProgressCallback | None,
+        should_abort: AbortCheck | None,
+    ) -> None:
+        self.url = url
+        self.max_bytes = max_bytes
+        self.total = total
+        self.on_progress = on_progress
+        self.should_abort = should_abort
+        self.count = 0
+        self.digest = hashlib.sha256()
+
+    def copy(self, response: httpx.Response, handle: BinaryIO) -> None:
+        for chunk in response.iter_bytes(CHUNK_SIZE):
+            if self.should_abort is not None and self.should_abort():
+                raise Interrupted(f"download of {self.url} interrupted")
+            self.count += len(chunk)
+            if self.count > self.max_bytes:
+                message = f"stream exceeded {self.max_bytes} bytes; aborted download of {self.url}"
+                raise DownloadTooLarge(message, url=self.url.text)
+            self.digest.update(chunk)
+            handle.write(chunk)
+            if self.on_progress is not None:
+                self.on_progress(self.count, self.total)
+        identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
+        if identity and self.total is not None and self.count != self.total:
+            raise DownloadError(
+                f"could not download {self.url}: got {self.count} of {self.total} bytes", url=self.url.text
+            )
+
+
+def _save(
+    response: httpx.Response, directory: Path, name: str, sink: _Sink, content_type: str | None
+) -> SavedFile:
+    """Stream the body into a temp file, then give it its final name; the temp file never survives."""
+    fd, temp_path = create_temp_file(directory, name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            sink.copy(response, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        final_path = place_file(temp_path, directory, name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp_path.unlink(missing_ok=True)
+        raise
+    return SavedFile(final_path, sink.url.text, sink.count, sink.digest.hexdigest(), content_type)
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """A short reason for an httpx failure, without the request details httpx may put in ``str(exc)``."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no data for {READ_TIMEOUT_S:.0f} s (timeout)"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed before the file was complete"
+    return type(exc).__name__

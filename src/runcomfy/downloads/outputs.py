@@ -1,0 +1,190 @@
+"""Downloading every trusted file of a result, one after another.
+
+Owns: splitting a result's URLs into trusted and skipped, creating the output directory (only when something
+will be fetched), the per-file loop and the :class:`DownloadReport`, and the typed events a caller (the CLI's
+progress display) receives along the way.
+
+Must never: fetch a skipped URL, print anything, or stop the loop for one file's failure. A failure to create
+the output directory raises :class:`DownloadError` at once, since nothing could be saved;
+``KeyboardInterrupt`` and :class:`Interrupted` always propagate.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runcomfy.downloads.fetch import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    AbortCheck,
+    SavedFile,
+    download_file,
+    make_download_client,
+)
+from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_url, collect_urls
+from runcomfy.errors import DownloadError
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A URL outside the allow-list: reported, never fetched."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    """Emitted once, after the output directory exists, before the first file."""
+
+    directory: Path
+    urls: list[str]
+
+
+@dataclass(frozen=True)
+class Started:
+    """File ``index`` (1-based) of ``count`` is about to be fetched."""
+
+    url: str
+    index: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    url: str
+    bytes_done: int
+    total: int | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    file: SavedFile
+
+
+@dataclass(frozen=True)
+class Failed:
+    url: str
+    error: DownloadError
+
+
+DownloadEvent = Skipped | Planned | Started | Progress | Saved | Failed
+EventCallback = Callable[[DownloadEvent], None]
+
+
+@dataclass
+class DownloadReport:
+    """What happened to each URL of a result."""
+
+    saved: list[SavedFile] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, DownloadError]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every trusted file was saved (skipped URLs do not count as failures)."""
+        return not self.failed
+
+
+def partition_urls(
+    urls: Iterable[str], *, trusted_origins: Iterable[Origin] = ()
+) -> tuple[list[TrustedURL], list[Rejection]]:
+    """Split ``urls`` into those :func:`check_url` trusts and those it rejects, keeping their order."""
+    origins = frozenset(trusted_origins)
+    trusted: list[TrustedURL] = []
+    rejected: list[Rejection] = []
+    for url in urls:
+        decision = check_url(url, trusted_origins=origins)
+        if isinstance(decision, TrustedURL):
+            trusted.append(decision)
+        else:
+            rejected.append(decision)
+    return trusted, rejected
+
+
+def download_outputs(
+    output: Any,
+    output_dir: str | os.PathLike[str],
+    *,
+    trusted_origins: Iterable[Origin] = (),
+    client: httpx.Client | None = None,
+    max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+    on_event: EventCallback | None = None,
+    should_abort: AbortCheck | None = None,
+) -> DownloadReport:
+    """Download every trusted URL found in a result's ``output`` into ``output_dir``.
+
+    The directory is created only if there is something to fetch. Per-file failures are collected in the
+    report; the caller decides the exit code. ``client`` defaults to a fresh :func:`make_download_client`.
+    """
+    emit = on_event or _ignore
+    origins = frozenset(trusted_origins)
+    trusted, rejected = partition_urls(collect_urls(output), trusted_origins=origins)
+    report = DownloadReport(skipped=[(item.url, item.reason) for item in rejected])
+    for item in rejected:
+        emit(Skipped(item.url, item.reason))
+    if not trusted:
+        return report
+    directory = _ensure_directory(Path(output_dir))
+    emit(Planned(directory, [item.text for item in trusted]))
+    own_client = client is None
+    active = client if client is not None else make_download_client()
+    try:
+        for index, url in enumerate(trusted, start=1):
+            emit(Started(url.text, index, len(trusted)))
+            _download_one(active, url, directory, report, emit, origins, max_bytes, should_abort)
+    finally:
+        if own_client:
+            active.close()
+    return report
+
+
+def _download_one(
+    client: httpx.Client,
+    url: TrustedURL,
+    directory: Path,
+    report: DownloadReport,
+    emit: EventCallback,
+    origins: frozenset[Origin],
+    max_bytes: int,
+    should_abort: AbortCheck | None,
+) -> None:
+    def progress(done: int, total: int | None) -> None:
+        emit(Progress(url.text, done, total))
+
+    try:
+        saved = download_file(
+            client,
+            url,
+            directory,
+            max_bytes=max_bytes,
+            trusted_origins=origins,
+            on_progress=progress,
+            should_abort=should_abort,
+        )
+    except DownloadError as exc:
+        report.failed.append((url.text, exc))
+        emit(Failed(url.text, exc))
+        return
+    report.saved.append(saved)
+    emit(Saved(saved))
+
+
+def _ensure_directory(directory: Path) -> Path:
+    if directory.exists() and not directory.is_dir():
+        raise DownloadError(f"output path {directory} is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DownloadError(f"cannot create output directory {directory}: {reason}") from exc
+    return directory
+
+
+def _ignore(event: DownloadEvent) -> None:
+    return None

@@ -1,0 +1,457 @@
+"""The one place that talks HTTP: builds the httpx client, scopes the token, traces, and funnels every reply.
+
+Owns:
+- :func:`build_client`: User-Agent, 60 s timeout (10 s connect), no redirects for API calls.
+- :class:`HttpSession`: attaches ``Authorization: Bearer`` only to the configured origins (contract 5.1), turns
+  transport failures into :class:`APIConnectionError`/:class:`APITimeoutError`, bounds reply size.
+- :func:`read_json` / :func:`status_error`: the error funnel (contract 5.7, STYLE habit 3).
+- URL building with escaped path segments (official-reference F.7).
+- The retry policy, re-exported from :mod:`runcomfy.retry`.
+
+It must never print (the trace is a callback the CLI supplies), never follow a redirect on an API call, and never
+put the token in a message, a trace line or a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from runcomfy._version import __version__
+from runcomfy.auth.credentials import NOT_SIGNED_IN, Token
+from runcomfy.errors import (
+    APIConnectionError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidInput,
+    NotAuthenticated,
+    status_error_class,
+)
+from runcomfy.json_limits import JSONLimitError, loads_bounded
+from runcomfy.retry import (
+    RetryPolicy,
+    backoff_delay,
+    call_with_retries,
+    parse_retry_after,
+    should_retry,
+    should_retry_submit,
+)
+from runcomfy.safe_text import MASK, redact, strip_controls
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "USER_AGENT",
+    "HttpSession",
+    "Reply",
+    "RetryPolicy",
+    "TraceHook",
+    "backoff_delay",
+    "build_client",
+    "call_with_retries",
+    "join_url",
+    "origin_of",
+    "parse_retry_after",
+    "quote_model_id",
+    "quote_request_id",
+    "read_json",
+    "same_origin",
+    "should_retry",
+    "should_retry_submit",
+    "status_error",
+]
+
+USER_AGENT = f"runcomfy-cli/{__version__} (python)"
+DEFAULT_TIMEOUT_S = 60.0
+CONNECT_TIMEOUT_S = 10.0
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+TraceHook = Callable[[str], None]
+
+
+# --- origins and URLs -------------------------------------------------------------------------------------------
+
+
+def origin_of(url: str | httpx.URL) -> str:
+    """``scheme://host:port`` with the default port filled in and the host lowercased; ``""`` if unparsable."""
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else url
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return ""
+    scheme = parsed.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parsed.host or parsed.userinfo:
+        return ""
+    host = parsed.host.lower().removesuffix(".")
+    return f"{scheme}://{host}:{parsed.port or _DEFAULT_PORTS[scheme]}"
+
+
+def same_origin(candidate: object, reference: str) -> bool:
+    """Whether ``candidate`` is an absolute http(s) URL string on exactly the origin of ``reference``."""
+    if not isinstance(candidate, str) or any(ord(ch) < 0x21 or ch == "\\" for ch in candidate):
+        return False
+    mine = origin_of(candidate)
+    return bool(mine) and mine == origin_of(reference)
+
+
+def join_url(base: str, *segments: str) -> str:
+    """``base`` + exactly one ``/`` + already-escaped segments."""
+    return base.rstrip("/") + "/" + "/".join(segment.strip("/") for segment in segments)
+
+
+def _check_segment(segment: str, what: str, original: str) -> None:
+    if segment in ("", ".", ".."):
+        raise InvalidInput(f"{what} {original!r} has an empty, '.' or '..' path segment")
+    if any(ch in "?#\\" or ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in segment):
+        raise InvalidInput(
+            f"{what} {original!r} contains '?', '#', a backslash, whitespace or a control character"
+        )
+
+
+def quote_model_id(model_id: str) -> str:
+    """The model id as a URL path: slashes kept, each segment percent-encoded; ``..``/``?``/``#`` refused."""
+    safe_shown = strip_controls(model_id, max_len=200)
+    if "/" not in model_id:
+        raise InvalidInput(
+            f"`{safe_shown}` is not a valid model_id (expected slash-separated, e.g. "
+            "`blackforestlabs/flux-1-kontext/pro/edit`). Find model_ids at https://www.runcomfy.com/models"
+        )
+    if len(model_id) > 512:
+        raise InvalidInput("model_id is too long")
+    segments = model_id.split("/")
+    for segment in segments:
+        _check_segment(segment, "model_id", safe_shown)
+    return "/".join(urllib.parse.quote(segment, safe="") for segment in segments)
+
+
+def quote_request_id(request_id: str) -> str:
+    """A request id as one escaped path segment; anything that could change the path or query is refused."""
+    safe_shown = strip_controls(request_id, max_len=200)
+    if not isinstance(request_id, str) or len(request_id) > 512:
+        raise InvalidInput("request id is not a string of at most 512 characters")
+    if "/" in request_id:
+        raise InvalidInput(f"request id {safe_shown!r} must not contain '/'")
+    _check_segment(request_id, "request id", safe_shown)
+    return urllib.parse.quote(request_id, safe="")
+
+
+def _url_for_messages(url: str | httpx.URL) -> str:
+    """The URL without query or fragment: what error messages and traces name."""
+    parts = urllib.parse.urlsplit(str(url))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+# --- building the client and tracing ----------------------------------------------------------------------------
+
+
+def build_client(
+    *,
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT_S,
+    transport: httpx.BaseTransport | None = None,
+    trace: TraceHook | None = None,
+    secrets: Iterable[str] = (),
+    follow_redirects: bool = False,
+) -> httpx.Client:
+    """The one constructor of ``httpx.Client``: shared User-Agent, timeouts and the optional trace hook."""
+    if not isinstance(timeout, httpx.Timeout):
+        timeout = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout))
+    hooks: dict[str, list[Callable[..., Any]]] = {}
+    if trace is not None:
+        hidden = tuple(secrets)
+        hooks = {
+            "request": [lambda request: _trace_request(trace, request, hidden)],
+            "response": [lambda response: _trace_response(trace, response, hidden)],
+        }
+    return httpx.Client(
+        timeout=timeout,
+        transport=transport,
+        follow_redirects=follow_redirects,
+        headers={"User-Agent": USER_AGENT},
+        event_hooks=hooks,
+    )
+
+
+def masked_header(name: str, value: str, secrets: Iterable[str] = ()) -> str:
+    """A header as shown in a trace: credentials replaced by ``****`` (``Authorization: Bearer ****``)."""
+    if name.lower() in _SECRET_HEADERS:
+        scheme, _, rest = value.partition(" ")
+        shown = f"{scheme} {MASK}" if rest and name.lower().endswith("authorization") else MASK
+    else:
+        shown = redact(value, secrets)
+    return f"{name}: {shown}"
+
+
+def _trace_request(trace: TraceHook, request: httpx.Request, secrets: tuple[str, ...]) -> None:
+    trace(redact(f"> {request.method} {request.url}", secrets))
+    for name, value in request.headers.items():
+        trace("> " + masked_header(name.title(), value, secrets))
+
+
+def _trace_response(trace: TraceHook, response: httpx.Response, secrets: tuple[str, ...]) -> None:
+    request = response.request
+    trace(
+        redact(f"< {response.status_code} {response.reason_phrase} ({request.method} {request.url})", secrets)
+    )
+    for name, value in response.headers.items():
+        trace("< " + masked_header(name.title(), value, secrets))
+
+
+class _ScopedBearer(httpx.Auth):
+    """Adds the bearer token only when the request's origin is one of the configured API origins."""
+
+    def __init__(self, token: Token, origins: frozenset[str]) -> None:
+        self._token = token
+        self._origins = origins
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if origin_of(request.url) in self._origins:
+            request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        yield request
+
+
+# --- the reply and the error funnel -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A fully read, size-bounded HTTP reply: what the funnel and the device flow look at."""
+
+    method: str
+    url: str
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> Reply:
+        """Wrap an already-read ``httpx.Response`` (tests, callers outside :class:`HttpSession`)."""
+        request = response.request
+        return cls(
+            request.method,
+            str(request.url),
+            response.status_code,
+            response.reason_phrase,
+            response.headers,
+            response.content,
+        )
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {_url_for_messages(self.url)}"
+
+
+def read_json(
+    reply: Reply, *, request_id: str | None = None, secrets: Iterable[str] = (), allow_empty: bool = False
+) -> dict[str, Any]:
+    """The JSON object of a 2xx reply, or the right exception: the one funnel every API reply goes through.
+
+    Non-2xx raises the :class:`APIStatusError` subclass for the status; a 2xx whose body is not a bounded JSON
+    object raises :class:`APIResponseError`. ``allow_empty`` accepts an empty 2xx body as ``{}`` (cancel).
+    """
+    if not reply.is_success:
+        raise status_error(reply, request_id=request_id, secrets=secrets)
+    if allow_empty and not reply.content.strip():
+        return {}
+    try:
+        document = loads_bounded(reply.content, max_chars=MAX_REPLY_BYTES)
+    except JSONLimitError as exc:
+        raise APIResponseError(f"{reply.label}: {exc}", request_id=request_id) from None
+    except ValueError:
+        kind = strip_controls(reply.headers.get("content-type", "") or "an unknown type", max_len=80)
+        raise APIResponseError(
+            f"{reply.label}: expected JSON, got {kind} (HTTP {reply.status_code})", request_id=request_id
+        ) from None
+    if not isinstance(document, dict):
+        raise APIResponseError(
+            f"{reply.label}: expected a JSON object, got {type(document).__name__}", request_id=request_id
+        )
+    return document
+
+
+def status_error(
+    reply: Reply, *, request_id: str | None = None, secrets: Iterable[str] = ()
+) -> APIStatusError:
+    """Build the exception for a non-2xx reply from its body (``error_code``, ``error_message``, ``detail``)."""
+    hidden = tuple(secrets)
+    body = _error_body(reply.content)
+    error_code = body.get("error_code")
+    if isinstance(error_code, bool) or not isinstance(error_code, int | str):
+        error_code = None
+    server_message = _server_message(body, reply.content)
+    if server_message is not None:
+        server_message = redact(strip_controls(server_message), hidden)
+    message = f"{reply.label}: HTTP {reply.status_code} {strip_controls(reply.reason, max_len=60)}".rstrip()
+    if server_message:
+        message += f": {server_message}"
+    if error_code is not None:
+        message += f" (error_code {strip_controls(str(error_code), max_len=20)})"
+    fields = describe_validation_detail(body.get("detail"))
+    if fields:
+        message += f" — {fields}"
+    return status_error_class(reply.status_code)(
+        redact(message, hidden),
+        status_code=reply.status_code,
+        error_code=error_code,
+        server_message=server_message,
+        detail=_redact_json(body.get("detail"), hidden),
+        retry_after_s=parse_retry_after(reply.headers.get("retry-after")),
+        request_id=request_id,
+    )
+
+
+def describe_validation_detail(detail: Any, *, limit: int = 10) -> str:
+    """``prompt: Field required; seed: ...`` from a 422 ``detail`` list, so the user sees which fields to fix."""
+    if not isinstance(detail, list):
+        return ""
+    parts = []
+    for item in detail[:limit]:
+        if not isinstance(item, dict) or not isinstance(item.get("msg"), str):
+            continue
+        loc = item.get("loc")
+        path = [str(p) for p in loc if p != "body"] if isinstance(loc, list) else []
+        where = ".".join(path) or "input"
+        parts.append(strip_controls(f"{where}: {item['msg']}", max_len=200))
+    if len(detail) > limit:
+        parts.append(f"... {len(detail) - limit} more")
+    return "; ".join(parts)
+
+
+def _error_body(content: bytes) -> dict[str, Any]:
+    try:
+        document = loads_bounded(content, max_chars=1024 * 1024)
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _server_message(body: Mapping[str, Any], content: bytes) -> str | None:
+    """``error_message``, then ``message``, then ``error`` (or ``error.message``), then a string ``detail``."""
+    for key in ("error_message", "message", "error", "detail"):
+        value = body.get(key)
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            value = value["message"]
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    if body:
+        return None
+    text = content[:400].decode("utf-8", errors="replace").strip()
+    # A short plain-text body says something; an HTML error page says nothing useful in one line.
+    return text if text and len(text) <= 300 and not text.startswith("<") else None
+
+
+def _redact_json(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` with the secrets masked in every string; round-trips through JSON so it never recurses."""
+    if not secrets or value is None:
+        return value
+    text = json.dumps(value, ensure_ascii=False)
+    if not any(secret in text for secret in secrets):
+        return value
+    return {"redacted": redact(text, secrets)}
+
+
+# --- the session ------------------------------------------------------------------------------------------------
+
+
+class HttpSession:
+    """An httpx client bound to one token and the origins that may receive it.
+
+    Every call returns a :class:`Reply` (body fully read, at most ``MAX_REPLY_BYTES``) or raises a
+    :class:`RunComfyError`; no httpx exception escapes.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: Token | None,
+        trusted_origins: Iterable[str],
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.BaseTransport | None = None,
+        trace: TraceHook | None = None,
+    ) -> None:
+        self._token = token
+        self.secrets: tuple[str, ...] = (token.reveal(),) if token else ()
+        origins = frozenset(filter(None, (origin_of(url) for url in trusted_origins)))
+        self._auth = _ScopedBearer(token, origins) if token else None
+        self.client = build_client(timeout=timeout_s, transport=transport, trace=trace, secrets=self.secrets)
+
+    def __repr__(self) -> str:
+        return f"HttpSession(token={'set' if self._token else 'unset'})"
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        authenticated: bool = True,
+        timeout_s: float | None = None,
+    ) -> Reply:
+        """Send one request and read the reply; map transport failures to the library's errors."""
+        if authenticated and self._auth is None:
+            raise NotAuthenticated(NOT_SIGNED_IN)
+        headers, content = {}, None
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(json_body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        label = f"{method} {_url_for_messages(url)}"
+        try:
+            request = self.client.build_request(
+                method,
+                url,
+                headers=headers,
+                content=content,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
+            )
+            response = self.client.send(request, auth=self._auth if authenticated else None, stream=True)
+            try:
+                body = _read_capped(response, label)
+            finally:
+                response.close()
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"{label}: timed out ({type(exc).__name__})") from exc
+        except (httpx.RequestError, httpx.InvalidURL) as exc:
+            reason = redact(strip_controls(str(exc) or type(exc).__name__, max_len=200), self.secrets)
+            raise APIConnectionError(f"{label}: {reason}") from exc
+        return Reply(
+            method, str(request.url), response.status_code, response.reason_phrase, response.headers, body
+        )
+
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        authenticated: bool = True,
+        request_id: str | None = None,
+        timeout_s: float | None = None,
+        allow_empty: bool = False,
+    ) -> dict[str, Any]:
+        """:meth:`send` then :func:`read_json`."""
+        reply = self.send(method, url, json_body=json_body, authenticated=authenticated, timeout_s=timeout_s)
+        return read_json(reply, request_id=request_id, secrets=self.secrets, allow_empty=allow_empty)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _read_capped(response: httpx.Response, label: str) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > MAX_REPLY_BYTES:
+            raise APIResponseError(f"{label}: reply larger than {MAX_REPLY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

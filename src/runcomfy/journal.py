@@ -1,0 +1,267 @@
+"""The local request journal: a SQLite record of every submitted request (contract 6.6, principle 2).
+
+Owns the database in the state directory: one row per request id with the model, a digest of the input (never
+the input itself), when it was submitted, the last known status, the output directory and API base, and later
+the output, error and saved files. Written in WAL mode with short transactions and a busy timeout, so several
+``runcomfy`` processes can record at once. A connection is opened per operation: nothing is held between calls.
+It must never print, never store the token, and never raise anything but :class:`JournalError` for its own
+failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runcomfy import config
+from runcomfy.errors import JournalError
+from runcomfy.json_limits import digest
+
+JOURNAL_FILE_NAME = "requests.sqlite3"
+_SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_S = 10.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    request_id     TEXT PRIMARY KEY,
+    model_id       TEXT NOT NULL,
+    input_digest   TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    output_dir     TEXT,
+    model_api_base TEXT NOT NULL,
+    output_json    TEXT,
+    error_json     TEXT,
+    files_json     TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS requests_created ON requests (created_at DESC);
+"""
+_UNSET: Any = object()
+
+
+def default_journal_path(env: Mapping[str, str] | None = None) -> Path:
+    """``<state_dir>/requests.sqlite3``."""
+    return config.state_dir(env) / JOURNAL_FILE_NAME
+
+
+def input_digest(value: Any) -> str:
+    """``sha256:<hex>`` of the canonical JSON of the input: recognises a repeat without keeping the input."""
+    return digest(value)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One recorded request. ``files`` holds dicts with ``path``, ``url``, ``bytes`` and ``sha256``."""
+
+    request_id: str
+    model_id: str
+    input_digest: str
+    created_at: str
+    updated_at: str
+    status: str
+    output_dir: str | None
+    model_api_base: str
+    output: Any = None
+    error: Any = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Journal:
+    """The journal at ``path`` (default: in the state dir), created 0600 in a 0700 directory on first use."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path if path is not None else default_journal_path(os.environ if env is None else env)
+        self._now = now
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"Journal(path={str(self.path)!r})"
+
+    def record(
+        self,
+        request_id: str,
+        model_id: str,
+        input: Any,
+        *,
+        model_api_base: str,
+        output_dir: str | os.PathLike[str] | None = None,
+        status: str = "submitted",
+    ) -> JournalEntry:
+        """Record a just-submitted request (before polling starts). Recording the same id again replaces it."""
+        stamp = self._stamp()
+        row = (
+            request_id,
+            model_id,
+            input_digest(input),
+            stamp,
+            stamp,
+            status,
+            None if output_dir is None else os.fspath(output_dir),
+            model_api_base,
+        )
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO requests (request_id, model_id, input_digest, created_at, updated_at,"
+                " status, output_dir, model_api_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        entry = self.get(request_id)
+        assert entry is not None
+        return entry
+
+    def update(
+        self,
+        request_id: str,
+        *,
+        status: str | None = None,
+        output: Any = _UNSET,
+        error: Any = _UNSET,
+        files: Sequence[Any] | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+    ) -> bool:
+        """Update what is known about a request; only the given fields change. Whether the row existed."""
+        changes: dict[str, Any] = {"updated_at": self._stamp()}
+        if status is not None:
+            changes["status"] = status
+        if output is not _UNSET:
+            changes["output_json"] = _to_json(output)
+        if error is not _UNSET:
+            changes["error_json"] = _to_json(error)
+        if files is not None:
+            changes["files_json"] = _to_json([_file_record(item) for item in files])
+        if output_dir is not None:
+            changes["output_dir"] = os.fspath(output_dir)
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        with self._write() as db:
+            cursor = db.execute(
+                f"UPDATE requests SET {assignments} WHERE request_id = ?", (*changes.values(), request_id)
+            )
+            return cursor.rowcount > 0
+
+    def get(self, request_id: str) -> JournalEntry | None:
+        """The entry for ``request_id``, or ``None``."""
+        with self._read() as db:
+            row = db.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+        return None if row is None else _entry(row)
+
+    def list(
+        self, limit: int = 20, *, status: str | None = None, model: str | None = None
+    ) -> list[JournalEntry]:
+        """Entries newest first, optionally only one status (case-insensitive) or one model id."""
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("lower(status) = lower(?)")
+            params.append(status)
+        if model is not None:
+            clauses.append("model_id = ?")
+            params.append(model)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT * FROM requests {where} ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        with self._read() as db:
+            rows = db.execute(query, (*params, max(int(limit), 0))).fetchall()
+        return [_entry(row) for row in rows]
+
+    # --- connections --------------------------------------------------------------------------------------------
+
+    def _stamp(self) -> str:
+        return (
+            datetime.fromtimestamp(self._now(), UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        )
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._prepare()
+            db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the request journal {self.path}: {exc}") from None
+        db.row_factory = sqlite3.Row
+        try:
+            yield db
+        except sqlite3.Error as exc:
+            raise JournalError(f"request journal {self.path}: {exc}") from None
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            yield db
+
+    def _prepare(self) -> None:
+        """First use: private directory and file, WAL mode, schema. Idempotent and safe to race."""
+        if self._ready:
+            return
+        directory = self.path.parent
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            if os.name == "posix":
+                os.chmod(directory, 0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        os.close(fd)
+        db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        finally:
+            db.close()
+        self._ready = True
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _file_record(item: Any) -> dict[str, Any]:
+    """A saved file as stored: a mapping or an object with ``path``, ``url``, ``bytes``, ``sha256``."""
+    record: dict[str, Any] = {}
+    for key in ("path", "url", "bytes", "sha256"):
+        value = item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
+        record[key] = os.fspath(value) if isinstance(value, os.PathLike) else value
+    return record
+
+
+def _entry(row: sqlite3.Row) -> JournalEntry:
+    return JournalEntry(
+        request_id=row["request_id"],
+        model_id=row["model_id"],
+        input_digest=row["input_digest"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        status=row["status"],
+        output_dir=row["output_dir"],
+        model_api_base=row["model_api_base"],
+        output=_from_json(row["output_json"]),
+        error=_from_json(row["error_json"]),
+        files=_from_json(row["files_json"]) or [],
+    )

@@ -1,0 +1,169 @@
+"""The one wait loop: poll a request's status until it is terminal, within an overall deadline.
+
+Owns the interval (``max(poll_interval_s, 1)``), the deadline on a monotonic clock, the ``on_update`` callback
+(called when the rendered status changes), retries of transient errors through :mod:`runcomfy.retry`, and the
+re-fetch with backoff of a result that lags a terminal status (contract 6.3). Every error leaving this module
+carries the request id, so the caller can always say how to resume. It must never cancel (the caller decides,
+see ``Client.run``), never print and never sleep except through the injected ``sleep``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from runcomfy.errors import RunComfyError, WaitTimeout
+from runcomfy.retry import RetryHook, RetryPolicy, backoff_delay, call_with_retries, should_retry
+from runcomfy.status import RequestStatus
+
+T = TypeVar("T")
+UpdateHook = Callable[[RequestStatus], None]
+MIN_POLL_INTERVAL_S = 1.0
+
+
+def deadline_after(timeout_s: float | None, clock: Callable[[], float]) -> float | None:
+    """The ``clock()`` value at which a wait of ``timeout_s`` ends; ``None`` for no limit."""
+    return None if timeout_s is None else clock() + max(timeout_s, 0.0)
+
+
+def poll_statuses(
+    fetch_status: Callable[[], RequestStatus],
+    *,
+    request_id: str,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    policy: RetryPolicy,
+    poll_interval_s: float = 2.0,
+    deadline: float | None = None,
+    on_retry: RetryHook | None = None,
+) -> Iterator[RequestStatus]:
+    """Yield every status observed (the first at once), stopping after a terminal one.
+
+    Raises :class:`WaitTimeout` once ``deadline`` has passed without a terminal status; one last poll is made
+    at the deadline itself so a request finishing just in time is not reported as timed out.
+    """
+    interval = max(poll_interval_s, MIN_POLL_INTERVAL_S)
+    while True:
+        status = fetch_once(
+            fetch_status,
+            request_id=request_id,
+            sleep=sleep,
+            clock=clock,
+            policy=policy,
+            deadline=deadline,
+            on_retry=on_retry,
+        )
+        yield status
+        if status.is_terminal:
+            return
+        now = clock()
+        if deadline is not None and now >= deadline:
+            raise WaitTimeout(
+                f"timed out waiting for request {request_id} (last status: {status.describe()})",
+                request_id=request_id,
+            )
+        sleep(interval if deadline is None else min(interval, deadline - now))
+
+
+def wait_for_terminal(
+    fetch_status: Callable[[], RequestStatus],
+    *,
+    request_id: str,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    policy: RetryPolicy,
+    poll_interval_s: float = 2.0,
+    deadline: float | None = None,
+    on_update: UpdateHook | None = None,
+    on_retry: RetryHook | None = None,
+) -> RequestStatus:
+    """Poll until terminal and return that status; ``on_update`` sees each change of ``describe()``."""
+    last_shown: str | None = None
+    status: RequestStatus | None = None
+    for status in poll_statuses(
+        fetch_status,
+        request_id=request_id,
+        sleep=sleep,
+        clock=clock,
+        policy=policy,
+        poll_interval_s=poll_interval_s,
+        deadline=deadline,
+        on_retry=on_retry,
+    ):
+        shown = status.describe()
+        if on_update is not None and shown != last_shown:
+            on_update(status)
+        last_shown = shown
+    assert status is not None  # poll_statuses yields at least once or raises
+    return status
+
+
+def fetch_once(
+    fetch: Callable[[], T],
+    *,
+    request_id: str,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    policy: RetryPolicy,
+    deadline: float | None = None,
+    on_retry: RetryHook | None = None,
+) -> T:
+    """One logical fetch, retried through transient failures; tagged with ``request_id`` if it fails.
+
+    A transient failure still present when ``deadline`` passes becomes :class:`WaitTimeout` (the caller's
+    timeout won); after a sustained outage without a deadline the last error itself is raised.
+    """
+    try:
+        return call_with_retries(
+            fetch, policy=policy, sleep=sleep, clock=clock, deadline=deadline, on_retry=on_retry
+        )
+    except RunComfyError as exc:
+        if exc.request_id is None:
+            exc.request_id = request_id
+        if deadline is not None and clock() >= deadline and should_retry(exc):
+            raise WaitTimeout(
+                f"timed out waiting for request {request_id} ({exc})", request_id=request_id
+            ) from exc
+        raise
+
+
+def fetch_until_settled(
+    fetch: Callable[[], T],
+    settled: Callable[[T], bool],
+    *,
+    request_id: str,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    policy: RetryPolicy,
+    deadline: float | None = None,
+    on_retry: RetryHook | None = None,
+) -> T:
+    """Fetch until ``settled(value)``, backing off between tries: for a result that lags its status.
+
+    Gives up with :class:`WaitTimeout` at ``deadline`` or after ``policy.outage_window_s``, whichever is first.
+    """
+    limit = clock() + policy.outage_window_s
+    if deadline is not None:
+        limit = min(limit, deadline)
+    attempt = 0
+    while True:
+        value = fetch_once(
+            fetch,
+            request_id=request_id,
+            sleep=sleep,
+            clock=clock,
+            policy=policy,
+            deadline=deadline,
+            on_retry=on_retry,
+        )
+        if settled(value):
+            return value
+        attempt += 1
+        remaining = limit - clock()
+        if remaining <= 0:
+            raise WaitTimeout(
+                f"request {request_id} finished but its result is not ready yet; "
+                f"fetch it later with `runcomfy result {request_id}`",
+                request_id=request_id,
+            )
+        sleep(min(backoff_delay(attempt, policy), remaining))

@@ -1,0 +1,43 @@
+"""Text that came from outside (a server, a URL, a file) made safe to show, and secrets kept out of it.
+
+This module owns two small rules used everywhere a foreign string may reach a terminal or an exception message:
+control characters are removed (no ANSI escapes, no bidi overrides, no fake newlines) and the length is
+bounded; known secrets are replaced by ``****``. It must never decide *whether* to show something; callers do.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+MASK = "****"
+
+
+def strip_controls(text: str, *, max_len: int = 300) -> str:
+    """Drop control and format characters (Unicode category C*, line/paragraph separators) and bound the length.
+
+    Why: a hostile server could embed terminal escape sequences or right-to-left overrides in a status, a
+    user code or an error message, and these strings end up printed by the CLI.
+    """
+    kept = [ch for ch in text if not _is_control(ch)]
+    cleaned = "".join(kept)
+    if len(cleaned) > max_len:
+        return cleaned[: max(max_len - 1, 0)] + "…"
+    return cleaned
+
+
+def _is_control(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category.startswith("C") or category in ("Zl", "Zp")
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each non-empty secret by ``****``.
+
+    Why: error messages quote what the server said, and a server may echo the token back; the token must never
+    reach output, logs or exceptions.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
