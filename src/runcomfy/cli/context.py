@@ -16,6 +16,9 @@ import click
 
 from runcomfy import config
 from runcomfy.cli.output import Output
+from runcomfy.errors import ConfigError
+
+DEFAULT_RETRY_WINDOW_S = 300.0
 
 if TYPE_CHECKING:
     from runcomfy.client import Client
@@ -65,7 +68,12 @@ class AppContext:
                 self.output.add_secret(lookup.token.reveal())
             trace = self.output.trace if self.output.verbosity >= 2 else None
             self._client = Client(
-                lookup.token, env=env, web_base=web_base, trace=trace, on_retry=self._on_retry
+                lookup.token,
+                env=env,
+                web_base=web_base,
+                trace=trace,
+                on_retry=self._on_retry,
+                retry_window_s=retry_window(env),
             )
             self.output.verbose(f"Model API base: {self._client.model_api_base}")
             self._stack.callback(self._client.close)
@@ -98,6 +106,18 @@ class AppContext:
     def close(self) -> None:
         """Close the client and stop the embedded emulator."""
         self._stack.close()
+
+
+def retry_window(env: Mapping[str, str]) -> float:
+    """``RUNCOMFY_RETRY_WINDOW``: seconds of sustained failure status/result polling rides out (default 300)."""
+    raw = config.env_value("RUNCOMFY_RETRY_WINDOW", env)
+    try:
+        value = float(raw) if raw else DEFAULT_RETRY_WINDOW_S
+    except ValueError:
+        raise ConfigError(f"RUNCOMFY_RETRY_WINDOW must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError("RUNCOMFY_RETRY_WINDOW must not be negative")
+    return value
 
 
 def app_context() -> AppContext:
