@@ -81,8 +81,11 @@ class Routes:
         """The authenticated user of the request."""
         return self.state.authenticate(bearer(request))
 
-    def own_job(self, request: Request, user: TokenRecord) -> Job | Response:
-        """The request named in the path if it is the caller's, else the service's 404 or 403."""
+    def own_job(self, request: Request) -> Job | Response:
+        """The request named in the path if the caller owns it; else the service's 401, 404 or 403."""
+        user = self.user(request)
+        if user is None:
+            return unauthorized()
         request_id = request.path_params["request_id"]
         job = self.state.get(request_id)
         if job is None:
@@ -151,10 +154,7 @@ class Routes:
         return JSONResponse({"request_id": job.request_id, **self.urls(request, job.request_id)})
 
     async def status(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return unauthorized()
-        job = self.own_job(request, user)
+        job = self.own_job(request)
         if isinstance(job, Response):
             return job
         body: dict[str, Any] = {"request_id": job.request_id, "status": job.status}
@@ -166,10 +166,7 @@ class Routes:
         return JSONResponse(body)
 
     async def result(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return unauthorized()
-        job = self.own_job(request, user)
+        job = self.own_job(request)
         if isinstance(job, Response):
             return job
         return JSONResponse(
@@ -186,10 +183,7 @@ class Routes:
         )
 
     async def cancel(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return unauthorized()
-        job = self.own_job(request, user)
+        job = self.own_job(request)
         if isinstance(job, Response):
             return job
         outcome = self.state.cancel(job)
