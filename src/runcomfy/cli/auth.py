@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-import webbrowser
 
 import click
 
 from runcomfy import config
-from runcomfy.auth.credentials import delete_token, save_token, token_path
-from runcomfy.auth.device import is_safe_verify_url
 from runcomfy.cli.context import app_context
 from runcomfy.cli.run import require_client
 from runcomfy.cli.signals import interrupts_raise
@@ -41,6 +38,9 @@ def login_command(web_base: str | None, no_browser: bool) -> None:
       runcomfy login
       runcomfy login --no-browser        # on a server: open the URL on any device
     """
+    from runcomfy.auth.credentials import save_token
+    from runcomfy.auth.device import is_safe_verify_url
+
     app = app_context()
     out = app.output
     client = app.client(web_base=web_base)
@@ -57,6 +57,8 @@ def login_command(web_base: str | None, no_browser: bool) -> None:
             out.always(f"   YOUR CODE:  {authorization.user_code}")
             out.always("   Type or paste this code into the page, then click Authorize.")
             if not no_browser and _can_open_browser(app.env):
+                import webbrowser
+
                 try:
                     webbrowser.open(authorization.verify_url, new=2)
                 except webbrowser.Error as exc:
@@ -80,6 +82,8 @@ def logout_command() -> None:
     Examples:
       runcomfy logout
     """
+    from runcomfy.auth.credentials import delete_token, token_path
+
     app = app_context()
     out = app.output
     existed = delete_token(app.env)

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from runcomfy.cli.context import app_context
-from runcomfy.cli.finish import finish
 from runcomfy.cli.run import require_client
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import Interrupted
@@ -105,6 +104,8 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool) -
       runcomfy result 3f1c...-9a2e
       runcomfy result 3f1c...-9a2e --output-dir out/ --no-download
     """
+    from runcomfy.cli.finish import finish
+
     app = app_context()
     client = require_client(app)
     directory = Path(output_dir) if output_dir else _recorded_dir(request_id)

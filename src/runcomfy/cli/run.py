@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from runcomfy.cli.context import AppContext, app_context
-from runcomfy.cli.finish import finish
 from runcomfy.cli.inputs import check_model_id, read_input
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
-from runcomfy.client import Client, RequestHandle
 from runcomfy.errors import Interrupted, NotAuthenticated, RunComfyError, WaitTimeout
-from runcomfy.status import RequestStatus
+
+if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, to keep --help fast
+    from runcomfy.client import Client, RequestHandle
+    from runcomfy.status import RequestStatus
 
 NOT_SIGNED_IN = "not signed in — run `runcomfy login` first, or set RUNCOMFY_TOKEN"
 CANCEL_TIMEOUT_S = 10.0
@@ -81,6 +83,8 @@ def run_command(
       runcomfy --output json run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --emit record
       runcomfy run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --no-wait
     """
+    from runcomfy.cli.finish import finish
+
     if inline_input is not None and input_file is not None:
         raise click.UsageError("--input and --input-file cannot be used together")
     body = read_input(inline_input, input_file)
