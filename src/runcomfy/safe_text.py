@@ -37,7 +37,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     Why: error messages quote what the server said, and a server may echo the token back; the token must never
     reach output, logs or exceptions.
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):  # longest first: nested secrets
+        text = text.replace(secret, MASK)
     return text

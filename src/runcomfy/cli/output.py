@@ -42,6 +42,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TextIO
 
 from runcomfy.cli.exit_codes import classify, hint_for
+from runcomfy.safe_text import MASK
+from runcomfy.safe_text import redact as safe_redact
 
 Mode = Literal["pretty", "json"]
 
@@ -66,7 +68,7 @@ EMOJI: dict[str, str] = {
     "upload": "📤",
 }
 
-REDACTED = "****"
+REDACTED = MASK
 # An Authorization header however it is printed: a trace line, a dict repr, a JSON object.
 _BEARER = re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?bearer\s+)[^\s"',;}]+""")
 
@@ -104,11 +106,10 @@ def escape_control(text: str, *, keep_newlines: bool = False) -> str:
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with each secret, and the credential of any ``Authorization: Bearer`` header, as ``****``.
 
-    Longer secrets are replaced first so one secret containing another is fully hidden.
+    The secrets are masked by the library's own rule (:func:`runcomfy.safe_text.redact`); the header pattern is
+    the CLI's extra net for trace lines.
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+    return _BEARER.sub(lambda m: m.group(1) + REDACTED, safe_redact(text, secrets))
 
 
 def to_json(value: Any, *, pretty: bool) -> str:
