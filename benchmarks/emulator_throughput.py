@@ -60,16 +60,33 @@ def start_bare() -> tuple[subprocess.Popen[str], str]:
 
 
 def submit(base: str) -> str:
-    request = urllib.request.Request(f"{base}/models/runcomfy/emulator/echo", data=b"{}", method="POST",
-                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/models/runcomfy/emulator/echo",
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request) as response:
         return str(json.load(response)["request_id"])
 
 
 def run_wrk(url: str, seconds: int, connections: int) -> float:
     out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-H", f"Authorization: Bearer {TOKEN}", url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "-H",
+            f"Authorization: Bearer {TOKEN}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -104,7 +121,9 @@ def run_python(url: str, seconds: int, connections: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
