@@ -10,11 +10,13 @@ in ``journal.py``), and never show the token in a ``repr`` or message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -35,6 +37,10 @@ from runcomfy.polling import UpdateHook, deadline_after, fetch_until_settled, po
 from runcomfy.results import CancelOutcome, Result, raise_for_outcome
 from runcomfy.retry import RetryHook, RetryPolicy, call_with_retries, should_retry_submit
 from runcomfy.status import RequestStatus, parse_status
+
+if TYPE_CHECKING:
+    from runcomfy.batch.limiter import RateGate
+    from runcomfy.batch.runner import BatchEvent, ItemRecord
 
 __all__ = ["CancelOutcome", "Client", "RequestHandle", "Result"]
 
@@ -289,6 +295,56 @@ class Client:
         return handle.wait(
             timeout=timeout, on_update=on_update, poll_interval_s=poll_interval_s, cancel_on_timeout=True
         )
+
+    def run_many(
+        self,
+        model_id: str,
+        inputs: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 4,
+        on_update: Callable[[BatchEvent], None] | None = None,
+        **options: Any,
+    ) -> list[ItemRecord]:
+        """Run many inputs of one model concurrently; records come back in input order.
+
+        With ``journal=`` (a :class:`~runcomfy.journal.Journal`) and ``output_dir=``, a rerun of the same batch
+        skips finished lines and resumes submitted ones instead of submitting them again (see
+        :mod:`runcomfy.batch.runner`). Ctrl-C stops submitting, cancels what is in flight and raises
+        :class:`~runcomfy.errors.Interrupted`.
+        """
+        from runcomfy.batch.runner import run_many
+
+        return run_many(
+            self,
+            model_id,
+            [dict(item) for item in inputs],
+            concurrency=concurrency,
+            on_update=on_update,
+            **options,
+        )
+
+    @contextlib.contextmanager
+    def _batch_mode(self, stop: threading.Event, gate: RateGate) -> Iterator[None]:
+        """While a batch runs: sleeps end early (raising ``BatchStopped``) once ``stop`` is set, and every HTTP
+        call passes the shared rate gate."""
+        from runcomfy.batch.runner import BatchStopped
+
+        original = self._sleep
+
+        def sleep(seconds: float) -> None:
+            if stop.wait(seconds):
+                raise BatchStopped
+
+        hooks = self._http.client.event_hooks
+        hooks["request"].append(gate.on_request)
+        hooks["response"].append(gate.on_response)
+        self._sleep = sleep
+        try:
+            yield
+        finally:
+            self._sleep = original
+            hooks["request"].remove(gate.on_request)
+            hooks["response"].remove(gate.on_response)
 
     def whoami(self) -> dict[str, Any]:
         """``GET {web_base}/api/auth/me``: the signed-in user (``id``, ``email``, ``token_type``, ...)."""

@@ -99,7 +99,10 @@ def normalize_base_url(value: str, *, name: str = "base URL") -> str:
         raise ConfigError(f"{name} is empty")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in url):
         raise ConfigError(f"{name} contains whitespace, a backslash or a control character")
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+        raise ConfigError(f"{name} is not a valid URL") from None  # not quoted: it may hold a password
     if "@" in parts.netloc:
         # Checked first, and the URL is not quoted: it may hold a password.
         raise ConfigError(f"{name} must not contain a user name or password")

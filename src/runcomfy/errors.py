@@ -212,3 +212,12 @@ class Interrupted(RunComfyError):
 
 class JournalError(RunComfyError):
     """The local request journal (SQLite in the state dir) cannot be opened or written."""
+
+
+class BatchFailed(RunComfyError):
+    """Some items of a batch did not succeed. ``exit_code`` is the exit class all the failures share (e.g. 77
+    when every item was refused with 401), or 1 when they differ or only some items failed."""
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -26,7 +26,7 @@ from runcomfy.errors import JournalError
 from runcomfy.json_limits import digest
 
 JOURNAL_FILE_NAME = "requests.sqlite3"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_S = 10.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -43,6 +43,16 @@ CREATE TABLE IF NOT EXISTS requests (
     files_json     TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS requests_created ON requests (created_at DESC);
+CREATE TABLE IF NOT EXISTS batch_items (
+    batch_key      TEXT NOT NULL,
+    line           INTEGER NOT NULL,
+    input_digest   TEXT NOT NULL,
+    request_id     TEXT,
+    status         TEXT NOT NULL,
+    files_json     TEXT NOT NULL DEFAULT '[]',
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (batch_key, line)
+);
 """
 _UNSET: Any = object()
 
@@ -71,6 +81,21 @@ class JournalEntry:
     model_api_base: str
     output: Any = None
     error: Any = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchItemState:
+    """What a batch recorded about one input line: enough to resume it without submitting it twice.
+
+    ``status`` is ``submitting`` (a submit was sent; no id came back before the process stopped), ``submitted``
+    (the id is known), or the request's final status once it finished and its files were saved.
+    """
+
+    line: int
+    input_digest: str
+    request_id: str | None
+    status: str
     files: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -174,6 +199,54 @@ class Journal:
         with self._read() as db:
             rows = db.execute(query, (*params, max(int(limit), 0))).fetchall()
         return [_entry(row) for row in rows]
+
+    # --- batches ------------------------------------------------------------------------------------------------
+
+    def batch_items(self, batch_key: str) -> dict[int, BatchItemState]:
+        """Every recorded line of a batch, by line number."""
+        with self._read() as db:
+            rows = db.execute("SELECT * FROM batch_items WHERE batch_key = ?", (batch_key,)).fetchall()
+        return {
+            row["line"]: BatchItemState(
+                row["line"],
+                row["input_digest"],
+                row["request_id"],
+                row["status"],
+                _from_json(row["files_json"]) or [],
+            )
+            for row in rows
+        }
+
+    def save_batch_item(
+        self,
+        batch_key: str,
+        line: int,
+        input_digest: str,
+        *,
+        status: str,
+        request_id: str | None = None,
+        files: Sequence[Any] = (),
+    ) -> None:
+        """Record (or replace) what is known about one line of a batch."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO batch_items (batch_key, line, input_digest, request_id, status, files_json,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    batch_key,
+                    line,
+                    input_digest,
+                    request_id,
+                    status,
+                    _to_json([_file_record(f) for f in files]),
+                    self._stamp(),
+                ),
+            )
+
+    def clear_batch(self, batch_key: str) -> int:
+        """Forget a batch's lines (``--restart``); how many were recorded."""
+        with self._write() as db:
+            return db.execute("DELETE FROM batch_items WHERE batch_key = ?", (batch_key,)).rowcount
 
     # --- connections --------------------------------------------------------------------------------------------
 

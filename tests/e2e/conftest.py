@@ -1,131 +1,17 @@
-"""End-to-end fixtures: the real ``runcomfy`` command (a subprocess) against an emulator on loopback.
-
-Each test gets its own emulator (in a thread of the test process, with a clock the test can move), its own
-config and state directories, and a unique canary token. ``cli.run(...)`` runs the installed command with an
-environment that points at the emulator; ``cli.start(...)`` starts it in the background (for signal tests).
-Every emulator stops when its test ends.
-"""
+"""Fixtures of the end-to-end tests (the harness itself is in ``cli_harness.py``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from cli_harness import CLI, ManualClock
 
 from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state
 from runcomfy.emulator.state import Clock
-
-RUNCOMFY = shutil.which("runcomfy") or os.path.join(os.path.dirname(sys.executable), "runcomfy")
-
-
-class ManualClock:
-    """Emulator time that moves only when the test says so (or, with ``real=True``, with the wall clock)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        import time
-
-        return time.time() + self.offset
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def combined(self) -> str:
-        return self.stdout + self.stderr
-
-
-@dataclass
-class CLI:
-    """The installed command, pointed at one emulator, with private config/state directories."""
-
-    server: EmulatorServer
-    token: str
-    home: Path
-    clock: ManualClock
-    http: httpx.Client
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNCOMFY_")}
-        env.update(
-            {
-                "HOME": str(self.home),
-                "RUNCOMFY_CONFIG_DIR": str(self.home / "config"),
-                "RUNCOMFY_STATE_DIR": str(self.home / "state"),
-                "RUNCOMFY_MODEL_API_BASE": self.server.model_api_base,
-                "RUNCOMFY_WEB_BASE": self.server.origin,
-                "RUNCOMFY_TOKEN": self.token,
-                "NO_COLOR": "1",
-            }
-        )
-        env.update(self.extra_env)
-        return {k: v for k, v in env.items() if v is not None}
-
-    def run(self, *args: str, input: str | None = None, env: dict[str, str | None] | None = None,
-            cwd: Path | None = None, timeout: float = 60) -> Result:
-        merged = self.env
-        for key, value in (env or {}).items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        done = subprocess.run([RUNCOMFY, *args], input=input, capture_output=True, text=True, env=merged,
-                              cwd=cwd or self.home, timeout=timeout)
-        return Result(done.returncode, done.stdout, done.stderr)
-
-    def start(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[str]:
-        merged = {**self.env, **(env or {})}
-        return subprocess.Popen([RUNCOMFY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=merged, cwd=cwd or self.home)
-
-    # -- the emulator's control plane ------------------------------------------------------------------------
-
-    def control(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        response = self.http.request(method, f"{self.server.origin}/_emulator/{path}", json=body)
-        assert response.status_code < 400, response.text
-        return response
-
-    def fault(self, **fault: Any) -> None:
-        self.control("POST", "faults", fault)
-
-    def calls(self, route: str | None = None) -> list[dict[str, Any]]:
-        path = f"calls?route={route}" if route else "calls"
-        return list(self.control("GET", path).json()["calls"])
-
-    def configure(self, **settings: Any) -> None:
-        self.control("POST", "config", settings)
-
-    def advance(self, seconds: float) -> None:
-        self.clock.offset += seconds
-
-    def files_under(self, path: Path | None = None) -> list[Path]:
-        """Every file written below ``path`` (default: the test's home, where commands run)."""
-        root = path or self.home
-        return sorted(p for p in root.rglob("*") if p.is_file())
-
-    def assert_no_leak(self, *texts: str) -> None:
-        """The canary token appears in none of the given texts nor in any file the command wrote."""
-        for text in texts:
-            assert self.token not in text
-        for path in self.files_under():
-            assert self.token.encode() not in path.read_bytes(), path
 
 
 @pytest.fixture

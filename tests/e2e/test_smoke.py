@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import CLI
+from cli_harness import CLI
 
 
 def test_run_saves_the_image_and_prints_the_output(cli: CLI) -> None:

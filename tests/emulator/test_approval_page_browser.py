@@ -6,7 +6,7 @@ import os
 import shutil
 
 import pytest
-from conftest import Emulator
+from emulator_harness import Emulator
 
 CHROMIUM = os.environ.get("RUNCOMFY_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Emulator
+from emulator_harness import Emulator
 
 ECHO = "runcomfy/emulator/echo"
 SLOW = "runcomfy/emulator/slow"

@@ -6,7 +6,7 @@ import base64
 import io
 
 import pytest
-from conftest import Emulator
+from emulator_harness import Emulator
 from PIL import Image
 
 from runcomfy.emulator.media import SIZED_BLOCK, sized_chunks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from conftest import Emulator
+from emulator_harness import Emulator
 
 
 def start(emulator: Emulator) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Emulator
+from emulator_harness import Emulator
 
 GPT = "openai/gpt-image-2/text-to-image"
 KONTEXT = "blackforestlabs/flux-1-kontext/pro/edit"

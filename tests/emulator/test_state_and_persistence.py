@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from conftest import ManualClock
+from emulator_harness import ManualClock
 
 from runcomfy.emulator.models import CATALOG
 from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state

@@ -30,6 +30,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 NOT_SIGNED_IN = "not signed in — run `runcomfy login` first, or set RUNCOMFY_TOKEN"
+_SOURCES = {"env": "RUNCOMFY_TOKEN", "file": "the token file", "login": "login", "argument": "the caller"}
 
 
 class Token:
@@ -44,6 +45,13 @@ class Token:
     def __init__(self, value: str, *, source: str = "argument") -> None:
         if not isinstance(value, str) or not value.strip():
             raise NotAuthenticated("the token is empty")
+        # A control character (a pasted line break) cannot go in an HTTP header: refuse it here, once, rather
+        # than let every request fail in the transport and be retried as if the network were down.
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value.strip()):
+            raise NotAuthenticated(
+                f"the token (from {_SOURCES.get(source, source)}) contains a control character such as a line "
+                "break; set it again"
+            )
         self._value = value.strip()
         self.source = source
 

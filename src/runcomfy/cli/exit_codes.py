@@ -92,7 +92,12 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     ExitRule(click.UsageError, ExitCode.USAGE, "see `runcomfy --help`"),
     # Input
     ExitRule(errors.InputFileNotFound, ExitCode.NOINPUT, "check the path given to --input-file"),
-    ExitRule(errors.InvalidInput, ExitCode.DATAERR, "pass a JSON object with --input or --input-file"),
+    # Not only --input: model ids and request ids are checked with this type too, so the hint stays general.
+    ExitRule(
+        errors.InvalidInput,
+        ExitCode.DATAERR,
+        "check the input (a JSON object), the model id or the request id",
+    ),
     # Authentication
     ExitRule(errors.NotAuthenticated, ExitCode.NOPERM, _LOGIN_HINT),
     ExitRule(errors.AuthenticationError, ExitCode.NOPERM, "the token was rejected; " + _LOGIN_HINT),
@@ -148,6 +153,8 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     ExitRule(errors.WaitTimeout, ExitCode.TEMPFAIL, "the request may still finish", resumable=True),
     ExitRule(errors.RequestFailed, ExitCode.FAILURE, None),
     ExitRule(errors.RequestCancelled, ExitCode.FAILURE, None),
+    # (classify() gives a batch the exit class its failed items share; this row is the fallback)
+    ExitRule(errors.BatchFailed, ExitCode.FAILURE, "run the same command again to resume unfinished items"),
     # Local files
     ExitRule(
         errors.DownloadError,
@@ -175,7 +182,12 @@ def rule_for(exc: BaseException) -> ExitRule:
 
 
 def classify(exc: BaseException) -> int:
-    """The exit code for ``exc``, decided by its type alone (never its message)."""
+    """The exit code for ``exc``, decided by its type alone (never its message).
+
+    A batch's failure carries the class its items share (computed from their own exceptions' types).
+    """
+    if isinstance(exc, errors.BatchFailed):
+        return exc.exit_code
     return int(rule_for(exc).code)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from runcomfy.cli.context import AppContext
 from runcomfy.downloads import DownloadReport, Failed, Planned, Saved, Skipped, download_outputs
-from runcomfy.errors import DownloadError
+from runcomfy.errors import DownloadError, JournalError
 from runcomfy.results import Result, raise_for_outcome
 
 
@@ -45,9 +45,14 @@ def download_files(app: AppContext, result: Result, output_dir: Path) -> Downloa
         elif isinstance(event, Skipped):
             skipped.append(event)
 
-    report = download_outputs(
-        result.output, output_dir, trusted_origins=app.trusted_origins(), on_event=on_event
-    )
+    try:
+        report = download_outputs(
+            result.output, output_dir, trusted_origins=app.trusted_origins(), on_event=on_event
+        )
+    except DownloadError as exc:  # e.g. the output directory cannot be created: say how to fetch it again
+        if exc.request_id is None:
+            exc.request_id = result.request_id
+        raise
     if skipped:
         out.progress("skip", f"Skipped {len(skipped)} URL(s) outside trusted hosts (not downloaded)")
         for item in skipped:
@@ -68,15 +73,15 @@ def finish(
 
     ``emit`` is ``output`` (the output value, as the official ``run``) or ``record`` (the whole record).
     """
-    out, journal = app.output, app.journal()
+    out = app.output
     status = result.status
     if not status.is_terminal:
         out.progress("info", f"not finished yet (status: {status.describe()})")
         out.data(result_record(result, model_id, None))
-        journal.update(result.request_id, status=status.name)
+        _journal_update(app, result.request_id, status=status.name)
         return
     if not status.is_success:
-        journal.update(result.request_id, status=status.name, error=result.error)
+        _journal_update(app, result.request_id, status=status.name, error=result.error)
         if emit == "record":
             out.data(result_record(result, model_id, None))
         raise_for_outcome(result)
@@ -84,7 +89,8 @@ def finish(
     if emit == "output":
         out.data(result.output if result.output is not None else {})
     report = download_files(app, result, output_dir) if download else None
-    journal.update(
+    _journal_update(
+        app,
         result.request_id,
         status=status.name,
         output=result.output,
@@ -100,6 +106,18 @@ def finish(
             url=url,
             request_id=result.request_id,
         )
+
+
+def _journal_update(app: AppContext, request_id: str, **fields: Any) -> None:
+    """Record what is now known, secrets masked; a journal that cannot be written is a warning, never the
+    command's outcome (the result is on screen and on disk already, as when ``run`` records the submit)."""
+    for key in ("output", "error", "files"):
+        if key in fields:
+            fields[key] = app.output.scrub(fields[key])
+    try:
+        app.journal().update(request_id, **fields)
+    except (OSError, JournalError) as exc:
+        app.output.warning(f"could not update request {request_id} in the journal: {exc}")
 
 
 def _journal_files(report: DownloadReport | None) -> list[dict[str, Any]] | None:

@@ -122,6 +122,15 @@ def to_json(value: Any, *, pretty: bool) -> str:
     return text.translate(_JSON_TABLE)
 
 
+def _silence(stream: TextIO) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _stream_is_tty(stream: TextIO) -> bool:
     try:
         return bool(stream.isatty())
@@ -153,6 +162,8 @@ class Output:
         self._stdout = stdout
         self._stderr = stderr
         self._secrets: set[str] = set()
+        self._closed: set[TextIO] = set()
+        self.broken_pipe = False
         environ = os.environ if env is None else env
         is_tty = _stream_is_tty(self._err) if stderr_isatty is None else stderr_isatty
         self.use_emoji = (
@@ -180,6 +191,13 @@ class Output:
             self._secrets.add(secret.strip())
             self._secrets.add(json.dumps(secret)[1:-1])
             self._secrets.add(escape_control(secret))
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` (any JSON value) with every registered secret masked, for what is stored, not shown
+        (the journal keeps the server's output and error, which a server may have filled with the token)."""
+        if not self._secrets or value is None:
+            return value
+        return json.loads(redact(json.dumps(value, ensure_ascii=False), self._secrets))
 
     # -- stderr --------------------------------------------------------------------------------------------
 
@@ -322,10 +340,19 @@ class Output:
         return self._stderr if self._stderr is not None else sys.stderr
 
     def _line(self, stream: TextIO, text: str) -> None:
+        if stream in self._closed:
+            return
         text = redact(text, self._secrets) + "\n"
         try:
-            stream.write(text)
-        except UnicodeEncodeError:
-            encoding = getattr(stream, "encoding", None) or "ascii"
-            stream.write(text.encode(encoding, errors="backslashreplace").decode(encoding))
-        stream.flush()
+            try:
+                stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(stream, "encoding", None) or "ascii"
+                stream.write(text.encode(encoding, errors="backslashreplace").decode(encoding))
+            stream.flush()
+        except BrokenPipeError:
+            # The reader went away (`runcomfy ... | head`): stop writing there, and point the descriptor at
+            # /dev/null so the interpreter's final flush does not complain either.
+            self._closed.add(stream)
+            self.broken_pipe = True
+            _silence(stream)

@@ -10,7 +10,7 @@ import click
 from runcomfy.cli.context import app_context
 from runcomfy.cli.run import require_client
 from runcomfy.cli.signals import interrupts_raise
-from runcomfy.errors import Interrupted
+from runcomfy.errors import Interrupted, JournalError
 
 REQUEST_ID = click.argument("request_id")
 
@@ -118,7 +118,12 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool) -
 
 
 def _recorded_dir(request_id: str) -> Path:
-    entry = app_context().journal().get(request_id)
+    app = app_context()
+    try:
+        entry = app.journal().get(request_id)
+    except JournalError as exc:  # a broken journal must not stand between the user and a paid result
+        app.output.warning(f"could not read the journal ({exc}); saving files to the current directory")
+        return Path(".")
     return Path(entry.output_dir) if entry and entry.output_dir else Path(".")
 
 

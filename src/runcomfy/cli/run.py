@@ -16,6 +16,7 @@ from runcomfy.cli.context import AppContext, app_context
 from runcomfy.cli.inputs import check_model_id, read_input
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
 from runcomfy.errors import Interrupted, NotAuthenticated, RunComfyError, WaitTimeout
+from runcomfy.status import parse_status
 
 if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, to keep --help fast
     from runcomfy.client import Client, RequestHandle
@@ -62,6 +63,22 @@ def require_client(app: AppContext) -> Client:
     show_default=True,
     help="Print the model's output (as the official CLI) or the whole record with saved files.",
 )
+@click.option(
+    "--batch",
+    "batch_file",
+    metavar="FILE",
+    help="Run every input of a JSONL file ('-' for stdin), one JSON object per line; resumable.",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="With --batch: requests in flight at once.",
+)
+@click.option(
+    "--restart", is_flag=True, help="With --batch: forget earlier progress and submit every line again."
+)
 def run_command(
     model_id: str,
     inline_input: str | None,
@@ -72,6 +89,9 @@ def run_command(
     output_dir: str,
     no_download: bool,
     emit: str,
+    batch_file: str | None,
+    concurrency: int,
+    restart: bool,
 ) -> None:
     """Run a model: submit, wait, print the output and download its files.
 
@@ -82,11 +102,21 @@ def run_command(
       echo '{"prompt": "a fox"}' | runcomfy run openai/gpt-image-2/text-to-image --input-file -
       runcomfy --output json run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --emit record
       runcomfy run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --no-wait
+      runcomfy run openai/gpt-image-2/text-to-image --batch prompts.jsonl --concurrency 8 --output-dir out/
     """
     from runcomfy.cli.finish import finish
 
     if inline_input is not None and input_file is not None:
         raise click.UsageError("--input and --input-file cannot be used together")
+    if batch_file is not None:
+        if inline_input is not None or input_file is not None or no_wait or emit != "output":
+            raise click.UsageError(
+                "--batch cannot be combined with --input, --input-file, --no-wait or --emit"
+            )
+        _run_batch(model_id, batch_file, concurrency, restart, output_dir, no_download, poll_secs, timeout)
+        return
+    if restart:
+        raise click.UsageError("--restart only applies to --batch")
     body = read_input(inline_input, input_file)
     model = check_model_id(model_id)
     app = app_context()
@@ -122,8 +152,36 @@ def run_command(
         except KeyboardInterrupt:
             _cancel_after_interrupt(app, handle)
         except WaitTimeout:
-            app.journal().update(handle.request_id, status="timed_out")
+            with contextlib.suppress(OSError, RunComfyError):  # the journal must never change the exit code
+                app.journal().update(handle.request_id, status="timed_out")
             raise
+
+
+def _run_batch(
+    model_id: str,
+    batch_file: str,
+    concurrency: int,
+    restart: bool,
+    output_dir: str,
+    no_download: bool,
+    poll_secs: int,
+    timeout: float | None,
+) -> None:
+    from runcomfy.cli.batch import read_batch_file, run_batch
+
+    inputs = read_batch_file(batch_file)  # every line checked before the model id, the token or the network
+    model = check_model_id(model_id)
+    run_batch(
+        app_context(),
+        model,
+        inputs,
+        concurrency=concurrency,
+        restart=restart,
+        output_dir=Path(output_dir),
+        download=not no_download,
+        poll_secs=poll_secs,
+        timeout=timeout,
+    )
 
 
 def _record(
@@ -158,9 +216,11 @@ def _cancel_after_interrupt(app: AppContext, handle: RequestHandle) -> None:
             status = "interrupted"
         else:
             if outcome.outcome == "not_cancellable":
+                finished = parse_status(outcome.status).is_terminal
+                fate = "it had already finished" if finished else "it will run to completion"
                 summary = (
-                    f"request could not be cancelled ({outcome.describe()}); it will run to completion — "
-                    f"`runcomfy result {rid}` fetches it later"
+                    f"request could not be cancelled ({outcome.describe()}); {fate} — "
+                    f"`runcomfy result {rid}` fetches it"
                 )
             else:
                 summary = f"cancel accepted ({outcome.describe()})"

@@ -23,7 +23,7 @@ from typing import BinaryIO
 import httpx
 
 from runcomfy._version import __version__
-from runcomfy.downloads.naming import create_temp_file, filename_from_url, place_file
+from runcomfy.downloads.naming import create_temp_file, filename_from_url, place_file, sanitize_filename
 from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_redirect
 from runcomfy.errors import DownloadError, DownloadTooLarge, Interrupted
 
@@ -66,8 +66,12 @@ def download_file(
     trusted_origins: Iterable[Origin] = (),
     on_progress: ProgressCallback | None = None,
     should_abort: AbortCheck | None = None,
+    name_prefix: str = "",
 ) -> SavedFile:
     """Download ``url`` into ``output_dir`` (which must exist) under a new, unique name.
+
+    ``name_prefix`` is put before the name taken from the URL (a batch uses the input's line number, so the
+    files of different items never collide and sort by line).
 
     Raises :class:`DownloadError` (with ``url`` set) on any HTTP, redirect or file-system failure,
     :class:`DownloadTooLarge` over ``max_bytes`` and :class:`Interrupted` when ``should_abort`` says so.
@@ -83,6 +87,8 @@ def download_file(
                 )
             content_type = response.headers.get("Content-Type")
             name = filename_from_url(url.url, content_type)
+            if name_prefix:
+                name = sanitize_filename(name_prefix + name)
             sink = _Sink(url, max_bytes, total, on_progress, should_abort)
             return _save(response, directory, name, sink, content_type)
     except httpx.HTTPError as exc:

@@ -84,6 +84,7 @@ class DownloadReport:
     saved: list[SavedFile] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, DownloadError]] = field(default_factory=list)
+    reused: list[SavedFile] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -116,56 +117,73 @@ def download_outputs(
     max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     on_event: EventCallback | None = None,
     should_abort: AbortCheck | None = None,
+    name_prefix: str = "",
+    already_saved: Callable[[str], SavedFile | None] | None = None,
 ) -> DownloadReport:
     """Download every trusted URL found in a result's ``output`` into ``output_dir``.
 
     The directory is created only if there is something to fetch. Per-file failures are collected in the
     report; the caller decides the exit code. ``client`` defaults to a fresh :func:`make_download_client`.
+    ``already_saved(url)`` may return a file saved earlier (checked by the caller, e.g. by sha256): it is
+    reported in ``report.reused`` and not fetched again.
     """
     emit = on_event or _ignore
     origins = frozenset(trusted_origins)
     trusted, rejected = partition_urls(collect_urls(output), trusted_origins=origins)
     report = DownloadReport(skipped=[(item.url, item.reason) for item in rejected])
-    for item in rejected:
-        emit(Skipped(item.url, item.reason))
+    for rejection in rejected:
+        emit(Skipped(rejection.url, rejection.reason))
+    if already_saved is not None:
+        fresh: list[TrustedURL] = []
+        for candidate in trusted:
+            previous = already_saved(candidate.text)
+            if previous is None:
+                fresh.append(candidate)
+            else:
+                report.reused.append(previous)
+        trusted = fresh
     if not trusted:
         return report
     directory = _ensure_directory(Path(output_dir))
     emit(Planned(directory, [item.text for item in trusted]))
     own_client = client is None
-    active = client if client is not None else make_download_client()
+    plan = _Plan(client or make_download_client(), directory, origins, max_bytes, should_abort, name_prefix)
     try:
         for index, url in enumerate(trusted, start=1):
             emit(Started(url.text, index, len(trusted)))
-            _download_one(active, url, directory, report, emit, origins, max_bytes, should_abort)
+            _download_one(plan, url, report, emit)
     finally:
         if own_client:
-            active.close()
+            plan.client.close()
     return report
 
 
-def _download_one(
-    client: httpx.Client,
-    url: TrustedURL,
-    directory: Path,
-    report: DownloadReport,
-    emit: EventCallback,
-    origins: frozenset[Origin],
-    max_bytes: int,
-    should_abort: AbortCheck | None,
-) -> None:
+@dataclass(frozen=True)
+class _Plan:
+    """Everything each file's download shares."""
+
+    client: httpx.Client
+    directory: Path
+    origins: frozenset[Origin]
+    max_bytes: int
+    should_abort: AbortCheck | None
+    name_prefix: str
+
+
+def _download_one(plan: _Plan, url: TrustedURL, report: DownloadReport, emit: EventCallback) -> None:
     def progress(done: int, total: int | None) -> None:
         emit(Progress(url.text, done, total))
 
     try:
         saved = download_file(
-            client,
+            plan.client,
             url,
-            directory,
-            max_bytes=max_bytes,
-            trusted_origins=origins,
+            plan.directory,
+            max_bytes=plan.max_bytes,
+            trusted_origins=plan.origins,
             on_progress=progress,
-            should_abort=should_abort,
+            should_abort=plan.should_abort,
+            name_prefix=plan.name_prefix,
         )
     except DownloadError as exc:
         report.failed.append((url.text, exc))

@@ -1,0 +1,60 @@
+"""One rate gate shared by every worker of a batch: a 429 on any request slows all of them.
+
+Each worker's own call is retried by the client's retry policy; the gate adds what a per-call retry cannot: when
+the service says "slow down" to one worker, the others hold their next request until the same moment instead
+of hammering it. It hooks into the HTTP client (request and response hooks), so every call of every worker,
+submit, status and result alike, passes through it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from runcomfy.retry import parse_retry_after
+
+DEFAULT_PAUSE_S = 1.0
+MAX_PAUSE_S = 120.0
+
+
+class RateGate:
+    """A shared "not before" time, moved forward by 429 answers."""
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._not_before = 0.0
+        self.pauses = 0
+
+    def pause_for(self, seconds: float) -> None:
+        """Hold every worker's next request for ``seconds`` (bounded) from now."""
+        until = self._clock() + min(max(seconds, 0.0), MAX_PAUSE_S)
+        with self._lock:
+            if until > self._not_before:
+                self._not_before = until
+                self.pauses += 1
+
+    def wait(self) -> None:
+        """Block until the gate is open."""
+        while True:
+            with self._lock:
+                remaining = self._not_before - self._clock()
+            if remaining <= 0:
+                return
+            self._sleep(remaining)
+
+    def on_request(self, _request: httpx.Request) -> None:
+        """httpx request hook."""
+        self.wait()
+
+    def on_response(self, response: httpx.Response) -> None:
+        """httpx response hook: a 429 closes the gate for its ``Retry-After`` (or a second)."""
+        if response.status_code == 429:
+            delay = parse_retry_after(response.headers.get("retry-after"))
+            self.pause_for(DEFAULT_PAUSE_S if delay is None else delay)

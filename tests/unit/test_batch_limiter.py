@@ -1,0 +1,67 @@
+"""The shared rate gate: a 429 on one request holds every worker's next request."""
+
+from __future__ import annotations
+
+import httpx
+
+from runcomfy.batch import RateGate
+from runcomfy.batch.limiter import MAX_PAUSE_S
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def response(status: int, retry_after: str | None = None) -> httpx.Response:
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    return httpx.Response(status, headers=headers, request=httpx.Request("GET", "https://x.runcomfy.net/"))
+
+
+def test_an_open_gate_does_not_wait() -> None:
+    time = FakeTime()
+    RateGate(clock=time.clock, sleep=time.sleep).wait()
+    assert time.slept == []
+
+
+def test_a_429_with_retry_after_closes_the_gate_for_that_long() -> None:
+    time = FakeTime()
+    gate = RateGate(clock=time.clock, sleep=time.sleep)
+    gate.on_response(response(429, "3"))
+    gate.on_request(httpx.Request("GET", "https://x.runcomfy.net/"))
+    assert sum(time.slept) == 3
+    gate.wait()  # open again
+    assert sum(time.slept) == 3
+
+
+def test_a_429_without_retry_after_pauses_one_second_and_other_statuses_do_not_pause() -> None:
+    time = FakeTime()
+    gate = RateGate(clock=time.clock, sleep=time.sleep)
+    gate.on_response(response(503, "30"))
+    gate.on_response(response(200))
+    gate.wait()
+    assert time.slept == []
+    gate.on_response(response(429))
+    gate.wait()
+    assert sum(time.slept) == 1
+
+
+def test_a_shorter_pause_never_shortens_a_longer_one_and_pauses_are_bounded() -> None:
+    time = FakeTime()
+    gate = RateGate(clock=time.clock, sleep=time.sleep)
+    gate.pause_for(10)
+    gate.pause_for(2)
+    gate.wait()
+    assert sum(time.slept) == 10
+    gate.pause_for(10_000)
+    gate.wait()
+    assert sum(time.slept) == 10 + MAX_PAUSE_S
+    assert gate.pauses == 2
