@@ -41,6 +41,7 @@ from runcomfy.status import RequestStatus, parse_status
 if TYPE_CHECKING:
     from runcomfy.batch.limiter import RateGate
     from runcomfy.batch.runner import BatchEvent, ItemRecord
+    from runcomfy.downloads import SavedFile
 
 __all__ = ["CancelOutcome", "Client", "RequestHandle", "Result"]
 
@@ -295,6 +296,26 @@ class Client:
         return handle.wait(
             timeout=timeout, on_update=on_update, poll_interval_s=poll_interval_s, cancel_on_timeout=True
         )
+
+    def download(self, result: Result, output_dir: str | os.PathLike[str]) -> list[SavedFile]:
+        """Save every trusted file of a finished result into ``output_dir`` (contract 5.2-5.4); the saved files.
+
+        Trusted: ``https`` subdomains of runcomfy.net/.com, and this client's own Model API origin (how an
+        emulator's files are fetched). Untrusted URLs are never fetched. Raises :class:`DownloadError` when a
+        trusted file cannot be saved (no partial file is left behind).
+        """
+        from runcomfy.downloads import download_outputs, origin_of
+        from runcomfy.errors import DownloadError
+
+        report = download_outputs(result.output, output_dir, trusted_origins=[origin_of(self.model_api_base)])
+        if report.failed:
+            url, error = report.failed[0]
+            raise DownloadError(
+                f"{len(report.failed)} file(s) could not be saved; first: {error}",
+                url=url,
+                request_id=result.request_id,
+            )
+        return report.saved
 
     def run_many(
         self,

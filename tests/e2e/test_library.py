@@ -1,0 +1,51 @@
+"""The library as a Python user drives it (no CLI): run, download, typed errors, run_many."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from cli_harness import CLI
+
+from runcomfy import Client
+from runcomfy.errors import AuthenticationError, DownloadError, RequestFailed
+
+
+def client_for(cli: CLI, token: str | None = None) -> Client:
+    return Client(
+        token or cli.token, model_api_base=cli.server.model_api_base, web_base=cli.server.origin, env={}
+    )
+
+
+def test_run_then_download_saves_each_file_with_its_sha256(cli: CLI, tmp_path: Path) -> None:
+    with client_for(cli) as client:
+        result = client.run(
+            "openai/gpt-image-2/text-to-image", {"prompt": "fox", "num_images": 2}, poll_interval_s=1
+        )
+        saved = client.download(result, tmp_path / "out")
+    assert result.ok and len(saved) == 2
+    for item in saved:
+        assert item.url in result.output["images"]
+        assert item.bytes == item.path.stat().st_size
+        assert item.sha256 == hashlib.sha256(item.path.read_bytes()).hexdigest()
+
+
+def test_download_of_a_file_that_cannot_be_saved_raises_and_leaves_nothing(cli: CLI, tmp_path: Path) -> None:
+    with client_for(cli) as client:
+        result = client.run("runcomfy/emulator/sized-file", {"size_bytes": 1000}, poll_interval_s=1)
+        cli.fault(route="file", kind="drop")
+        with pytest.raises(DownloadError) as caught:
+            client.download(result, tmp_path / "out")
+    assert caught.value.request_id == result.request_id
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_failed_request_and_bad_token_raise_typed_errors_with_context(cli: CLI) -> None:
+    with client_for(cli) as client, pytest.raises(RequestFailed) as failed:
+        client.run("runcomfy/emulator/fail", {"message": "boom"}, poll_interval_s=1)
+    assert failed.value.request_id and failed.value.error == {"type": "model_error", "message": "boom"}
+    with client_for(cli, "wrong-token") as client, pytest.raises(AuthenticationError) as denied:
+        client.submit("runcomfy/emulator/echo", {})
+    assert denied.value.status_code == 401 and denied.value.error_code == 401001
+    assert "wrong-token" not in str(denied.value) and "wrong-token" not in repr(client)
