@@ -135,7 +135,7 @@ class Journal:
             stamp,
             stamp,
             status,
-            None if output_dir is None else os.fspath(output_dir),
+            None if output_dir is None else os.path.abspath(output_dir),
             model_api_base,
         )
         with self._write() as db:
@@ -169,7 +169,7 @@ class Journal:
         if files is not None:
             changes["files_json"] = _to_json([_file_record(item) for item in files])
         if output_dir is not None:
-            changes["output_dir"] = os.fspath(output_dir)
+            changes["output_dir"] = os.path.abspath(output_dir)
         assignments = ", ".join(f"{column} = ?" for column in changes)
         with self._write() as db:
             cursor = db.execute(
@@ -321,6 +321,8 @@ def _file_record(item: Any) -> dict[str, Any]:
     for key in ("path", "url", "bytes", "sha256"):
         value = item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
         record[key] = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if isinstance(record["path"], str) and record["path"]:
+        record["path"] = os.path.abspath(record["path"])  # so `runcomfy result` finds it from any directory
     return record
 
 

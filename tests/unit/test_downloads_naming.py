@@ -196,3 +196,20 @@ def test_concurrent_placements_of_one_name_get_distinct_names(tmp_path: Path) ->
     assert sorted(path.read_bytes() for path in placed) == sorted(
         f"content {i}".encode() for i in range(workers)
     )
+
+
+def test_stale_temp_files_of_dead_processes_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from runcomfy.downloads.naming import create_temp_file, remove_stale_temp_files
+
+    fd, mine = create_temp_file(tmp_path, "photo.png")
+    os.close(fd)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".photo.part-{int(dead.stdout)}-{'a' * 16}"
+    stale.write_bytes(b"partial")
+    unrelated = tmp_path / ".photo.part-notours"
+    unrelated.write_bytes(b"x")
+    assert remove_stale_temp_files(tmp_path) == [stale]
+    assert mine.exists() and unrelated.exists() and not stale.exists()

@@ -62,7 +62,7 @@ def test_update_changes_only_the_given_fields(tmp_path: Path) -> None:
         "completed",
         {"images": ["u"]},
         None,
-        files,
+        [{**files[0], "path": os.path.abspath("out/a.png")}],  # stored absolute: found from any directory
     )
     assert entry.updated_at > entry.created_at
     assert j.update("req-1", error={"message": "late"})

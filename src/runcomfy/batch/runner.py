@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from runcomfy.batch.inputs import BatchInput
 from runcomfy.batch.limiter import RateGate
-from runcomfy.downloads import Origin, download_outputs, file_has_sha256
+from runcomfy.downloads import Origin, download_outputs, file_has_sha256, remove_stale_temp_files
 from runcomfy.errors import Interrupted, RunComfyError
 from runcomfy.journal import BatchItemState, Journal, input_digest
 
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from runcomfy.client import Client, RequestHandle
 
 SUCCESS = ("completed", "succeeded")
+# Lines recorded in these states never ran (nothing was paid): a rerun submits them again.
+NEVER_RAN = ("cancelled", "canceled", "submit_failed")
 CANCEL_TIMEOUT_S = 10.0
 
 
@@ -156,7 +158,9 @@ class BatchRun:
         return self.results()
 
     def start(self) -> None:
-        """Start the worker threads."""
+        """Start the worker threads (after removing temp files a killed earlier run left in the output dir)."""
+        if self.output_dir is not None:
+            remove_stale_temp_files(self.output_dir)
         work: queue.SimpleQueue[tuple[int, BatchInput]] = queue.SimpleQueue()
         for index, item in enumerate(self.inputs):
             work.put((index, item))
@@ -226,7 +230,7 @@ class BatchRun:
     def _run_item(self, item: BatchInput) -> ItemRecord:
         digest = input_digest(item.input)
         previous = self.previous.get(item.line)
-        if previous is not None and previous.input_digest != digest:
+        if previous is not None and (previous.input_digest != digest or previous.status in NEVER_RAN):
             previous = None
         if previous is not None and previous.status in SUCCESS and self._files_intact(previous):
             return ItemRecord(

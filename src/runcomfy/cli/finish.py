@@ -9,11 +9,22 @@ saved makes the command exit 74).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from runcomfy.cli.context import AppContext
-from runcomfy.downloads import DownloadReport, Failed, Planned, Saved, Skipped, download_outputs
+from runcomfy.downloads import (
+    DownloadReport,
+    Failed,
+    Planned,
+    Saved,
+    SavedFile,
+    Skipped,
+    download_outputs,
+    file_has_sha256,
+)
 from runcomfy.errors import DownloadError, JournalError
 from runcomfy.results import Result, raise_for_outcome
 
@@ -22,18 +33,22 @@ def result_record(result: Result, model_id: str | None, report: DownloadReport |
     """The whole record of a request as one JSON document (contract section 3)."""
     record = result.to_dict()
     record["model_id"] = model_id or result.raw.get("model_id")
-    record["files"] = [
-        {"url": f.url, "path": str(f.path), "bytes": f.bytes, "sha256": f.sha256}
-        for f in (report.saved if report else [])
-    ]
+    record["files"] = _journal_files(report) or []
     record["skipped_urls"] = [url for url, _reason in (report.skipped if report else [])]
     return record
 
 
-def download_files(app: AppContext, result: Result, output_dir: Path) -> DownloadReport:
-    """Download the result's trusted files, telling the user what happens."""
+def download_files(
+    app: AppContext, result: Result, output_dir: Path, known_files: Sequence[Mapping[str, Any]] = ()
+) -> DownloadReport:
+    """Download the result's trusted files, telling the user what happens.
+
+    ``known_files`` are files recorded earlier for this request: one still on disk with the recorded sha256 is
+    not fetched again (``runcomfy result`` run twice downloads nothing the second time).
+    """
     out = app.output
     skipped: list[Skipped] = []
+    already_saved = _already_saved_lookup(known_files)
 
     def on_event(event: object) -> None:
         if isinstance(event, Planned):
@@ -47,17 +62,45 @@ def download_files(app: AppContext, result: Result, output_dir: Path) -> Downloa
 
     try:
         report = download_outputs(
-            result.output, output_dir, trusted_origins=app.trusted_origins(), on_event=on_event
+            result.output,
+            output_dir,
+            trusted_origins=app.trusted_origins(),
+            on_event=on_event,
+            already_saved=already_saved,
         )
     except DownloadError as exc:  # e.g. the output directory cannot be created: say how to fetch it again
         if exc.request_id is None:
             exc.request_id = result.request_id
         raise
+    for file in report.reused:
+        out.detail(f"{file.path} (already saved, sha256 matches)")
     if skipped:
         out.progress("skip", f"Skipped {len(skipped)} URL(s) outside trusted hosts (not downloaded)")
         for item in skipped:
             out.detail(f"(not downloaded) {item.url}: {item.reason}")
     return report
+
+
+def _already_saved_lookup(known_files: Sequence[Mapping[str, Any]]) -> Callable[[str], SavedFile | None]:
+    """Match a URL to a recorded file by its path (hosts and signed query strings may differ between fetches)."""
+    by_path = {urlsplit(str(f.get("url", ""))).path: f for f in known_files if f.get("url")}
+
+    def lookup(url: str) -> SavedFile | None:
+        known = by_path.get(urlsplit(url).path)
+        if (
+            known is None
+            or not isinstance(known.get("path"), str)
+            or not isinstance(known.get("sha256"), str)
+        ):
+            return None
+        if not file_has_sha256(known["path"], known["sha256"]):
+            return None
+        path = Path(known["path"])
+        return SavedFile(
+            path=path, url=url, bytes=path.stat().st_size, sha256=known["sha256"], content_type=None
+        )
+
+    return lookup
 
 
 def finish(
@@ -68,6 +111,7 @@ def finish(
     output_dir: Path,
     download: bool,
     emit: str,
+    known_files: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Present a result; raise for a failed/cancelled request or for files that could not be saved.
 
@@ -88,7 +132,7 @@ def finish(
     out.progress("ok", status.name)
     if emit == "output":
         out.data(result.output if result.output is not None else {})
-    report = download_files(app, result, output_dir) if download else None
+    report = download_files(app, result, output_dir, known_files) if download else None
     _journal_update(
         app,
         result.request_id,
@@ -123,4 +167,5 @@ def _journal_update(app: AppContext, request_id: str, **fields: Any) -> None:
 def _journal_files(report: DownloadReport | None) -> list[dict[str, Any]] | None:
     if report is None:
         return None
-    return [{"path": str(f.path), "url": f.url, "bytes": f.bytes, "sha256": f.sha256} for f in report.saved]
+    files = [*report.reused, *report.saved]
+    return [{"path": str(f.path), "url": f.url, "bytes": f.bytes, "sha256": f.sha256} for f in files]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,6 +12,9 @@ from runcomfy.cli.context import app_context
 from runcomfy.cli.run import require_client
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import Interrupted, JournalError
+
+if TYPE_CHECKING:
+    from runcomfy.journal import JournalEntry
 
 REQUEST_ID = click.argument("request_id")
 
@@ -108,30 +112,89 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool) -
 
     app = app_context()
     client = require_client(app)
-    directory = Path(output_dir) if output_dir else _recorded_dir(request_id)
+    entry = _journal_entry(request_id)
+    directory = (
+        Path(output_dir) if output_dir else Path(entry.output_dir if entry and entry.output_dir else ".")
+    )
     with interrupts_raise():
         try:
             result = client.result(request_id)
-            finish(app, result, model_id=None, output_dir=directory, download=not no_download, emit="record")
+            finish(
+                app,
+                result,
+                model_id=entry.model_id if entry else None,
+                output_dir=directory,
+                download=not no_download,
+                emit="record",
+                known_files=entry.files if entry else (),
+            )
         except KeyboardInterrupt:
             raise Interrupted("interrupted; no partial files were left", request_id=request_id) from None
 
 
-def _recorded_dir(request_id: str) -> Path:
+def _journal_entry(request_id: str) -> JournalEntry | None:
+    """What the journal knows of a request (its output directory, model and saved files)."""
     app = app_context()
     try:
-        entry = app.journal().get(request_id)
+        return app.journal().get(request_id)
     except JournalError as exc:  # a broken journal must not stand between the user and a paid result
         app.output.warning(f"could not read the journal ({exc}); saving files to the current directory")
-        return Path(".")
-    return Path(entry.output_dir) if entry and entry.output_dir else Path(".")
+        return None
+
+
+@click.command("list")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="How many, newest first."
+)
+@click.option(
+    "--status", "status_filter", metavar="STATUS", help="Only this status (e.g. completed, failed)."
+)
+@click.option("--model", "model_filter", metavar="MODEL_ID", help="Only this model.")
+def list_command(limit: int, status_filter: str | None, model_filter: str | None) -> None:
+    """List requests from the local journal (every request this machine submitted), newest first.
+
+    \b
+    Examples:
+      runcomfy requests list
+      runcomfy requests list --status failed --limit 50
+      runcomfy --output json requests list --model openai/gpt-image-2/text-to-image | jq -r '.[].request_id'
+    """
+    app = app_context()
+    entries = app.journal().list(limit, status=status_filter, model=model_filter)
+    if app.output.json_mode:
+        app.output.data([_entry_record(entry) for entry in entries])
+        return
+    if not entries:
+        app.output.progress("info", "No requests recorded yet.")
+        return
+    rows = [
+        (e.created_at[:19].replace("T", " "), e.request_id, e.model_id, e.status, len(e.files))
+        for e in entries
+    ]
+    app.output.table(["TIME", "REQUEST_ID", "MODEL", "STATUS", "FILES"], rows)
+
+
+def _entry_record(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "request_id": entry.request_id,
+        "model_id": entry.model_id,
+        "status": entry.status,
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        "output_dir": entry.output_dir,
+        "model_api_base": entry.model_api_base,
+        "input_digest": entry.input_digest,
+        "files": entry.files,
+        "error": entry.error,
+    }
 
 
 @click.group("requests")
 def requests_group() -> None:
-    """Aliases: requests get|cancel|result ID."""
+    """Requests by id (get, cancel, result: aliases) and the local history (list)."""
 
 
 requests_group.add_command(status_command, "get")
 requests_group.add_command(cancel_command, "cancel")
 requests_group.add_command(result_command, "result")
+requests_group.add_command(list_command, "list")

@@ -23,7 +23,7 @@ from runcomfy.downloads.fetch import (
     make_download_client,
     sha256_of_file,
 )
-from runcomfy.downloads.naming import filename_from_url, sanitize_filename
+from runcomfy.downloads.naming import filename_from_url, remove_stale_temp_files, sanitize_filename
 from runcomfy.downloads.outputs import (
     DownloadEvent,
     DownloadReport,
@@ -79,6 +79,7 @@ __all__ = [
     "make_download_client",
     "origin_of",
     "partition_urls",
+    "remove_stale_temp_files",
     "sanitize_filename",
     "sha256_of_file",
 ]

@@ -12,6 +12,7 @@ replacing, so the check and the claim are one step.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -117,14 +118,50 @@ def candidate_names(name: str) -> Iterator[str]:
 
 
 def create_temp_file(directory: Path, name: str) -> tuple[int, Path]:
-    """Exclusively create a hidden ``.name.part-<random>`` file in ``directory``; return its fd and path."""
+    """Exclusively create a hidden ``.name.part-<pid>-<random>`` file in ``directory``; return its fd and path.
+
+    The process id lets :func:`remove_stale_temp_files` tell a file left by a killed process (SIGKILL cannot be
+    cleaned up after) from one another process is still writing.
+    """
     prefix = _truncate_utf8(split_extension(name)[0], 60)
     while True:
-        path = directory / f".{prefix}.part-{secrets.token_hex(8)}"
+        path = directory / f".{prefix}.part-{os.getpid()}-{secrets.token_hex(8)}"
         try:
             return os.open(path, _OPEN_FLAGS, _FILE_MODE), path
         except FileExistsError:
             continue
+
+
+_TEMP_NAME = re.compile(r"^\..*\.part-(\d+)-[0-9a-f]{16}$")
+
+
+def remove_stale_temp_files(directory: Path) -> list[Path]:
+    """Delete the temp files in ``directory`` whose writing process no longer exists; the paths removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _TEMP_NAME.match(path.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def place_file(temp_path: Path, directory: Path, name: str) -> Path:
