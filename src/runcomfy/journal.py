@@ -3,7 +3,7 @@
 Owns the database in the state directory: one row per request id with the model, a digest of the input (never
 the input itself), when it was submitted, the last known status, the output directory and API base, and later
 the output, error and saved files. Written in WAL mode with short transactions and a busy timeout, so several
-``runcomfy`` processes can record at once. A connection is opened per operation: nothing is held between calls.
+``runcomfy`` processes can record at once. Each thread keeps one connection; no lock is held between calls.
 It must never print, never store the token, and never raise anything but :class:`JournalError` for its own
 failures.
 """
@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class Journal:
         self.path = path if path is not None else default_journal_path(os.environ if env is None else env)
         self._now = now
         self._ready = False
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"Journal(path={str(self.path)!r})"
@@ -200,6 +202,13 @@ class Journal:
             rows = db.execute(query, (*params, max(int(limit), 0))).fetchall()
         return [_entry(row) for row in rows]
 
+    def close(self) -> None:
+        """Close this thread's connection (other threads' connections close when their threads end)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
     # --- batches ------------------------------------------------------------------------------------------------
 
     def batch_items(self, batch_key: str) -> dict[int, BatchItemState]:
@@ -258,17 +267,27 @@ class Journal:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            self._prepare()
-            db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            db = self._connection()
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the request journal {self.path}: {exc}") from None
-        db.row_factory = sqlite3.Row
         try:
             yield db
         except sqlite3.Error as exc:
             raise JournalError(f"request journal {self.path}: {exc}") from None
-        finally:
-            db.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use and kept (a batch writes thousands of times; opening
+        a connection per write cost more than the writes). Between transactions it holds no lock."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            self._prepare()
+            db = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of this process
+            self._local.db = db
+        return db
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -295,8 +314,18 @@ class Journal:
             directory.mkdir(parents=True, exist_ok=True)
             if os.name == "posix":
                 os.chmod(directory, 0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        os.close(fd)
+        # Create the file 0600 if it is missing. Never open and close an existing database file here: closing
+        # any descriptor of a file drops every POSIX lock this process holds on it, including the locks of an
+        # open SQLite connection, which can corrupt a database other processes are writing.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            if self.path.is_symlink():
+                raise JournalError(
+                    f"refusing to use the request journal {self.path}: it is a symlink"
+                ) from None
+        else:
+            os.close(fd)
         db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import time
+from pathlib import Path
 
 from background import journal_rows, start
 from cli_harness import CLI
@@ -48,10 +49,10 @@ def test_run_with_an_output_dir_records_it_and_the_files_inside_it(cli: CLI) -> 
 
     [row] = journal_rows(cli.home / "state").values()
 
-    assert row["output_dir"] == "out"
+    assert row["output_dir"] == str(cli.home / "out")  # absolute: `result` finds it from any directory
     [saved] = json.loads(row["files_json"])
-    path = cli.home / saved["path"]
-    assert path.parent == cli.home / "out"
+    path = Path(saved["path"])
+    assert path.is_absolute() and path.parent == cli.home / "out"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == saved["sha256"]
 
 

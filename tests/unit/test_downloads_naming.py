@@ -206,7 +206,9 @@ def test_stale_temp_files_of_dead_processes_are_removed_and_live_ones_kept(tmp_p
 
     fd, mine = create_temp_file(tmp_path, "photo.png")
     os.close(fd)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     stale = tmp_path / f".photo.part-{int(dead.stdout)}-{'a' * 16}"
     stale.write_bytes(b"partial")
     unrelated = tmp_path / ".photo.part-notours"

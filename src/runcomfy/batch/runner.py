@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from runcomfy.batch.inputs import BatchInput
 from runcomfy.batch.limiter import RateGate
-from runcomfy.downloads import Origin, download_outputs, file_has_sha256, remove_stale_temp_files
+from runcomfy.downloads import (
+    Origin,
+    download_outputs,
+    file_has_sha256,
+    make_download_client,
+    remove_stale_temp_files,
+)
 from runcomfy.errors import Interrupted, RunComfyError
 from runcomfy.journal import BatchItemState, Journal, input_digest
 
@@ -129,6 +135,9 @@ class BatchRun:
         self.records: list[ItemRecord | None] = [None] * len(self.inputs)
         self.stop = threading.Event()
         self.gate = RateGate()
+        # One file client for every worker: building an httpx client (TLS context, CA bundle) per file costs
+        # more than downloading a small file.
+        self._download_client = make_download_client()
         self._inflight: dict[int, tuple[RequestHandle, str]] = {}  # line -> (handle, input digest)
         self._lock = threading.Lock()
         self._done = threading.Semaphore(0)
@@ -144,7 +153,7 @@ class BatchRun:
         """Run to the end. On Ctrl-C (``KeyboardInterrupt``): stop submitting, send one cancel to each request
         in flight (inside ``while_cancelling()``, where the CLI makes a second Ctrl-C exit at once), record the
         outcomes and raise :class:`Interrupted`."""
-        with self.client._batch_mode(self.stop, self.gate):
+        with self.client._batch_mode(self.stop, self.gate), self._download_client:
             self.start()
             try:
                 self.join()
@@ -272,6 +281,7 @@ class BatchRun:
             report = download_outputs(
                 result.output,
                 self.output_dir,
+                client=self._download_client,
                 trusted_origins=self.trusted_origins,
                 name_prefix=f"{item.line:0{self._width}d}-",
                 should_abort=self.stop.is_set,

@@ -89,6 +89,7 @@ class AppContext:
             from runcomfy.journal import Journal, default_journal_path
 
             self._journal = Journal(default_journal_path(self.env if self.local else self._base_env))
+            self._stack.callback(self._journal.close)
         return self._journal
 
     def trusted_origins(self) -> list[Origin]:
