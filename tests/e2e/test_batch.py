@@ -204,3 +204,35 @@ def test_result_downloads_into_the_recorded_directory_and_skips_files_already_sa
     fixed = cli.run("result", request_id, cwd=elsewhere)
     assert fixed.returncode == 0 and len(cli.calls("file")) == 2
     assert sorted(p.name for p in saved_files(cli.home / "kept")) == ["sized-1.bin", "sized.bin"]
+
+
+def test_on_a_terminal_a_live_progress_bar_replaces_the_per_item_lines(cli: CLI) -> None:
+    from test_output_modes import run_with_terminal_stderr
+
+    batch = write_batch(cli.home / "in.jsonl", 5)
+    result = run_with_terminal_stderr(
+        cli,
+        "run",
+        SIZED,
+        "--batch",
+        str(batch),
+        "--output-dir",
+        "out",
+        env={"NO_COLOR": None, "TERM": "xterm"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "5/5 done (0 failed), 0 in flight, 0 queued" in result.stderr  # the bar's final state
+    assert "[batch] line" not in result.stderr and "━" in result.stderr
+    assert "batch finished: 5 succeeded" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_batch_line_and_run_emit_record_have_the_same_keys_and_stdin_batches_work(cli: CLI) -> None:
+    single = cli.run("--output", "json", "run", SIZED, "--input", '{"size_bytes": 5}', "--emit", "record")
+    batch = cli.run(
+        "--output", "json", "run", SIZED, "--batch", "-", "--output-dir", "b", input='{"size_bytes": 6}\n'
+    )
+    assert single.returncode == 0 and batch.returncode == 0, batch.stderr
+    record, (line,) = json.loads(single.stdout), [json.loads(x) for x in batch.stdout.splitlines()]
+    assert set(record) == set(line) - {"resumed", "reused"}
+    assert record["line"] is None and line["line"] == 1 and line["model_id"] == record["model_id"] == SIZED

@@ -9,6 +9,7 @@ import pytest
 from cli_harness import CLI
 
 from runcomfy import Client
+from runcomfy.downloads import origin_of
 from runcomfy.errors import AuthenticationError, DownloadError, RequestFailed
 
 
@@ -49,3 +50,29 @@ def test_failed_request_and_bad_token_raise_typed_errors_with_context(cli: CLI) 
         client.submit("runcomfy/emulator/echo", {})
     assert denied.value.status_code == 401 and denied.value.error_code == 401001
     assert "wrong-token" not in str(denied.value) and "wrong-token" not in repr(client)
+
+
+def test_run_many_returns_records_in_input_order_and_resumes_from_the_journal(
+    cli: CLI, tmp_path: Path
+) -> None:
+    from runcomfy.journal import Journal
+
+    inputs = [{"size_bytes": 100 + n, "filename": f"f{n}.bin"} for n in range(12)]
+    journal = Journal(tmp_path / "journal.sqlite3")
+    options = {
+        "output_dir": tmp_path / "out",
+        "journal": journal,
+        "poll_interval_s": 1,
+        "trusted_origins": [origin_of(cli.server.model_api_base)],
+    }
+    with client_for(cli) as client:
+        events = []
+        records = client.run_many(
+            "runcomfy/emulator/sized-file", inputs, concurrency=5, on_update=events.append, **options
+        )
+        assert [r.line for r in records] == list(range(1, 13)) and all(r.ok for r in records)
+        assert [Path(r.files[0]["path"]).name for r in records][:2] == ["01-f0.bin", "02-f1.bin"]
+        assert sorted(e.line for e in events if e.kind == "submitted") == list(range(1, 13))
+        again = client.run_many("runcomfy/emulator/sized-file", inputs, concurrency=5, **options)
+    assert all(r.reused for r in again)
+    assert len(cli.calls("submit")) == 12

@@ -62,6 +62,9 @@ class ItemRecord:
     output: Any = None
     error: Any = None
     files: list[dict[str, Any]] = field(default_factory=list)
+    model_id: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
     skipped_urls: list[str] = field(default_factory=list)
     resumed: bool = False
     reused: bool = False
@@ -73,11 +76,14 @@ class ItemRecord:
         return self.status in SUCCESS
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON record (one JSONL line of ``--output json``)."""
+        """The JSON record (one JSONL line of ``--output json``; ``run --emit record`` has the same keys)."""
         return {
             "line": self.line,
             "request_id": self.request_id,
+            "model_id": self.model_id,
             "status": self.status,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
             "output": self.output,
             "error": self.error,
             "files": self.files,
@@ -268,7 +274,7 @@ class BatchRun:
         return record
 
     def _finish(self, item: BatchInput, handle: RequestHandle, digest: str, *, resumed: bool) -> ItemRecord:
-        record = ItemRecord(item.line, handle.request_id, resumed=resumed)
+        record = ItemRecord(item.line, handle.request_id, resumed=resumed, model_id=self.model_id)
         try:
             result = handle.wait(
                 timeout=self.timeout, poll_interval_s=self.poll_interval_s, raise_on_failure=False
@@ -277,6 +283,7 @@ class BatchRun:
             record.status, record.error, record.exception = "error", str(exc), exc
             return record
         record.status, record.output, record.error = result.status.name, result.output, result.error
+        record.created_at, record.finished_at = result.created_at, result.finished_at
         if record.ok and self.output_dir is not None:
             report = download_outputs(
                 result.output,

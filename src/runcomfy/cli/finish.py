@@ -32,6 +32,7 @@ from runcomfy.results import Result, raise_for_outcome
 def result_record(result: Result, model_id: str | None, report: DownloadReport | None) -> dict[str, Any]:
     """The whole record of a request as one JSON document (contract section 3)."""
     record = result.to_dict()
+    record["line"] = None  # the same keys as a batch's JSONL record, where ``line`` is the input's line
     record["model_id"] = model_id or result.raw.get("model_id")
     record["files"] = _journal_files(report) or []
     record["skipped_urls"] = [url for url, _reason in (report.skipped if report else [])]
