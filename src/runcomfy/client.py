@@ -1,11 +1,12 @@
-"""The library's front door: :class:`Client` (submit, status, result, cancel, run, whoami) and
-:class:`RequestHandle` (one submitted request: status, iter_status, wait, result, cancel).
+"""The library's front door: :class:`Client` (submit, status, result, cancel, run, whoami, the model catalog,
+pre-flight validation) and :class:`RequestHandle` (one submitted request: status, iter_status, wait, result,
+cancel).
 
 Owns the Model API calls and what their replies mean; the resolution of token and base URLs with the CLI's
 precedence (explicit argument > environment > token file > defaults); and the rule that every URL carrying the
 token is built from the configured base (a server-supplied URL is used only when it has the same origin).
-It must never print, prompt or exit, never write files (downloads live in ``downloads.py``, the request record
-in ``journal.py``), and never show the token in a ``repr`` or message.
+It must never print, prompt or exit, never write files itself (downloads live in ``downloads.py``, the request
+record in ``journal.py``, the schema cache in ``catalog.py``), and never show the token in a ``repr`` or message.
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ from runcomfy.status import RequestStatus, parse_status
 if TYPE_CHECKING:
     from runcomfy.batch.limiter import RateGate
     from runcomfy.batch.runner import BatchEvent, ItemRecord
+    from runcomfy.catalog import SchemaCache
     from runcomfy.downloads import SavedFile
+    from runcomfy.validation import Problem
 
 __all__ = ["CancelOutcome", "Client", "RequestHandle", "Result"]
 
 CANCEL_ON_INTERRUPT_TIMEOUT_S = 10.0
+MAX_MODELS_PAGE = 500
 
 
 class RequestHandle:
@@ -366,6 +370,78 @@ class Client:
             self._sleep = original
             hooks["request"].remove(gate.on_request)
             hooks["response"].remove(gate.on_response)
+
+    # --- the catalog ----------------------------------------------------------------------------------------------
+
+    def list_models(
+        self,
+        *,
+        search: str | None = None,
+        category: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        include_schema: bool = False,
+    ) -> dict[str, Any]:
+        """``GET {model_api_base}/models``: the raw page, ``{"models": [...], "total": N, ...}``.
+
+        ``limit`` is 1-500 and ``offset`` >= 0 (the service's bounds, checked here before any call); empty or
+        ``None`` filters are left out of the query.
+        """
+        if not 1 <= limit <= MAX_MODELS_PAGE or offset < 0:
+            raise InvalidInput(f"limit must be 1-{MAX_MODELS_PAGE} and offset >= 0 (got {limit}, {offset})")
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        filters = {"search": search, "category": category, "kind": kind}
+        params.update({name: value for name, value in filters.items() if value})
+        if include_schema:
+            params["include_schema"] = "true"
+        url = str(httpx.URL(join_url(self.model_api_base, "models"), params=params))
+        return self._get_json(url, None)
+
+    def model_categories(self) -> list[str]:
+        """``GET {model_api_base}/models/categories``: the category names."""
+        url = join_url(self.model_api_base, "models", "categories")
+        categories = self._get_json(url, None).get("categories")
+        if not isinstance(categories, list):
+            raise APIResponseError(f"GET {url}: the reply has no categories list")
+        return [name for name in categories if isinstance(name, str)]
+
+    def get_model(
+        self, model_id: str, *, cache: SchemaCache | None = None, cache_namespace: str | None = None
+    ) -> dict[str, Any]:
+        """``GET {model_api_base}/models/{model_id}``: the model's record with its ``input_schema``.
+
+        With ``cache``, a fresh cached record is returned without any call, and a fetched one is stored, under
+        ``cache_namespace`` (default: this client's Model API base, so an emulator never shadows the service).
+        A 404 raises :class:`~runcomfy.errors.NotFoundError`.
+        """
+        model_id = model_id.strip().strip("/")
+        url = join_url(self.model_api_base, "models", quote_model_id(model_id))
+        namespace = cache_namespace or self.model_api_base
+        if cache is not None and (cached := cache.get(namespace, model_id)) is not None:
+            return cached
+        record = self._get_json(url, None)
+        if cache is not None:
+            cache.put(namespace, model_id, record)
+        return record
+
+    def validate(
+        self,
+        model_id: str,
+        input: Mapping[str, Any],
+        *,
+        cache: SchemaCache | None = None,
+        cache_namespace: str | None = None,
+    ) -> list[Problem]:
+        """Every problem of ``input`` against the model's input schema (``[]``: it fits, or the model publishes
+        no usable schema). Fetching the schema may raise like :meth:`get_model`."""
+        from runcomfy.validation import check_input
+
+        record = self.get_model(model_id, cache=cache, cache_namespace=cache_namespace)
+        schema = record.get("input_schema")
+        if not isinstance(schema, Mapping):
+            return []
+        return check_input(schema, input)
 
     def whoami(self) -> dict[str, Any]:
         """``GET {web_base}/api/auth/me``: the signed-in user (``id``, ``email``, ``token_type``, ...)."""

@@ -1,4 +1,4 @@
-"""Where things live and which service to talk to: config dir, state dir, base URLs.
+"""Where things live and which service to talk to: config dir, state dir, cache dir, base URLs.
 
 Owns the environment precedence of the official CLI (one function per setting) and the validation of base URLs.
 Every function takes the environment as a mapping so callers and tests never mutate ``os.environ``. This module
@@ -22,6 +22,7 @@ ENV_MODEL_API_BASE = "RUNCOMFY_MODEL_API_BASE"
 ENV_WEB_BASE = "RUNCOMFY_WEB_BASE"
 ENV_CONFIG_DIR = "RUNCOMFY_CONFIG_DIR"
 ENV_STATE_DIR = "RUNCOMFY_STATE_DIR"
+ENV_CACHE_DIR = "RUNCOMFY_CACHE_DIR"
 
 
 def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
@@ -68,6 +69,20 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
     if xdg:
         return Path(xdg) / "runcomfy"
     return _home(env) / ".local" / "state" / "runcomfy"
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$RUNCOMFY_CACHE_DIR``, else ``$XDG_CACHE_HOME/runcomfy``, else ``~/.cache/runcomfy``.
+
+    Holds only what can be fetched again (model schemas), so deleting it is always safe.
+    """
+    explicit = env_value(ENV_CACHE_DIR, env)
+    if explicit:
+        return Path(explicit)
+    xdg = env_value("XDG_CACHE_HOME", env)
+    if xdg:
+        return Path(xdg) / "runcomfy"
+    return _home(env) / ".cache" / "runcomfy"
 
 
 def model_api_base(env: Mapping[str, str] | None = None) -> str:

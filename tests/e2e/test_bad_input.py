@@ -168,7 +168,7 @@ def test_model_id_without_a_slash_is_exit_65_before_any_request(cli: CLI) -> Non
 
 
 def test_unknown_model_rejected_by_the_server_is_exit_65(cli: CLI) -> None:
-    result = cli.run("run", "nobody/no-such-model", "--input", "{}")
+    result = cli.run("run", "nobody/no-such-model", "--input", "{}", "--no-validate")  # the server decides
 
     assert_one_clear_error(result, 65, "HTTP 400", "Invalid model_id: nobody/no-such-model")
     assert len(cli.calls("submit")) == 1  # a rejected submit is not retried
@@ -182,11 +182,18 @@ def test_unknown_model_rejected_by_the_server_is_exit_65(cli: CLI) -> None:
 def test_schema_error_from_the_server_is_exit_65_and_names_the_field(
     cli: CLI, body: dict[str, object], field: str
 ) -> None:
-    result = cli.run("run", IMAGE, "--input", json.dumps(body))
+    result = cli.run("run", IMAGE, "--input", json.dumps(body), "--no-validate")  # the server decides
 
     line = assert_one_clear_error(result, 65, "HTTP 422")
     assert f"— {field}:" in line
     assert len(cli.calls("submit")) == 1
+
+
+def test_unknown_model_is_caught_by_the_catalog_before_any_submit(cli: CLI) -> None:
+    result = cli.run("run", "nobody/no-such-model", "--input", "{}")
+
+    assert_one_clear_error(result, 65, "`nobody/no-such-model` is not in the catalog")
+    assert cli.calls("submit") == []
 
 
 def test_schema_error_in_json_mode_is_one_json_line(cli: CLI) -> None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runcomfy.cli.context import AppContext
 from runcomfy.cli.exit_codes import classify
+from runcomfy.cli.preflight import prepare_batch
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
 from runcomfy.errors import BatchFailed, InputFileNotFound, InvalidInput
 
@@ -90,6 +91,8 @@ def run_batch(
     download: bool,
     poll_secs: int,
     timeout: float | None,
+    assignments: Sequence[str] = (),
+    validate: bool = True,
 ) -> None:
     """Run the batch and present it; raise :class:`BatchFailed` unless every item succeeded."""
     from runcomfy.batch.runner import BatchRun
@@ -97,6 +100,7 @@ def run_batch(
 
     out = app.output
     client = require_client(app)
+    inputs = prepare_batch(app, client, model, inputs, assignments, validate=validate)
     tally = Tally(len(inputs))
     show, finish_display = _display(app, tally)
     run = BatchRun(

@@ -19,8 +19,10 @@ from runcomfy.cli.output import Output
 from runcomfy.errors import ConfigError
 
 DEFAULT_RETRY_WINDOW_S = 300.0
+SCHEMA_TTL_S = 600.0  # model schemas change rarely; ten minutes spares repeated runs the catalog call
 
 if TYPE_CHECKING:
+    from runcomfy.catalog import SchemaCache
     from runcomfy.client import Client
     from runcomfy.downloads import Origin
     from runcomfy.journal import Journal
@@ -91,6 +93,17 @@ class AppContext:
             self._journal = Journal(default_journal_path(self.env if self.local else self._base_env))
             self._stack.callback(self._journal.close)
         return self._journal
+
+    def schema_cache(self) -> SchemaCache:
+        """The local cache of model records (schemas), so repeated runs do not refetch them."""
+        from runcomfy.catalog import SchemaCache
+
+        return SchemaCache(config.cache_dir(self._base_env) / "models", ttl_s=SCHEMA_TTL_S)
+
+    def cache_namespace(self) -> str:
+        """Whose catalog a cached record belongs to: the Model API base (the embedded emulator's changes port
+        with every ``--local`` process, so it has a fixed name)."""
+        return "local-emulator" if self.local else self.client().model_api_base
 
     def trusted_origins(self) -> list[Origin]:
         """Download origins trusted beyond RunComfy's hosts: the configured Model API base's own origin."""

@@ -120,6 +120,7 @@ def _register_commands() -> None:
     from runcomfy.cli.auth import login_command, logout_command, whoami_command
     from runcomfy.cli.completion import completion_command
     from runcomfy.cli.emulator import emulator_command
+    from runcomfy.cli.models import models_group
     from runcomfy.cli.requests import cancel_command, requests_group, result_command, status_command
     from runcomfy.cli.run import run_command
 
@@ -133,6 +134,7 @@ def _register_commands() -> None:
         result_command,
         requests_group,
         completion_command,
+        models_group,
         emulator_command,
     ):
         cli.add_command(command)

@@ -14,6 +14,7 @@ import click
 
 from runcomfy.cli.context import AppContext, app_context
 from runcomfy.cli.inputs import check_model_id, read_input
+from runcomfy.cli.preflight import prepare_input
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
 from runcomfy.errors import Interrupted, NotAuthenticated, RunComfyError, WaitTimeout
 from runcomfy.status import parse_status
@@ -36,6 +37,7 @@ def require_client(app: AppContext) -> Client:
 
 @click.command("run")
 @click.argument("model_id")
+@click.argument("assignments", nargs=-1, metavar="[KEY=VALUE | KEY:=JSON | KEY=@FILE]...")
 @click.option("--input", "inline_input", metavar="JSON", help="Input as a JSON object.")
 @click.option("--input-file", metavar="PATH", help="Read the input JSON from a file ('-' for stdin).")
 @click.option("--no-wait", is_flag=True, help="Submit and print the request id without waiting.")
@@ -79,6 +81,9 @@ def require_client(app: AppContext) -> Client:
 @click.option(
     "--restart", is_flag=True, help="With --batch: forget earlier progress and submit every line again."
 )
+@click.option(
+    "--no-validate", is_flag=True, help="Skip the pre-flight check of the input against the model's schema."
+)
 def run_command(
     model_id: str,
     inline_input: str | None,
@@ -92,8 +97,14 @@ def run_command(
     batch_file: str | None,
     concurrency: int,
     restart: bool,
+    assignments: tuple[str, ...],
+    no_validate: bool,
 ) -> None:
     """Run a model: submit, wait, print the output and download its files.
+
+    Inputs come from --input/--input-file and KEY=VALUE arguments (converted by the model's schema; KEY:=JSON
+    for any JSON value; KEY=@FILE sends a local file as a data: URI, KEY=@- reads stdin). Before submitting, the
+    input is checked against the model's schema (--no-validate skips it).
 
     \b
     Examples:
@@ -103,17 +114,33 @@ def run_command(
       runcomfy --output json run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --emit record
       runcomfy run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --no-wait
       runcomfy run openai/gpt-image-2/text-to-image --batch prompts.jsonl --concurrency 8 --output-dir out/
+      runcomfy run blackforestlabs/flux-1-kontext/pro/edit prompt="add a red hat" image_url=@photo.png seed=7
+      runcomfy run openai/gpt-image-2/text-to-image prompt="a fox" num_images:=2
     """
     from runcomfy.cli.finish import finish
 
     if inline_input is not None and input_file is not None:
         raise click.UsageError("--input and --input-file cannot be used together")
+    reads_stdin = [a for a in assignments if a.partition("=")[2] == "@-"]
+    if reads_stdin and "-" in (input_file, batch_file):
+        raise click.UsageError(f"{reads_stdin[0]} and --input-file -/--batch - cannot both read stdin")
     if batch_file is not None:
         if inline_input is not None or input_file is not None or no_wait or emit != "output":
             raise click.UsageError(
                 "--batch cannot be combined with --input, --input-file, --no-wait or --emit"
             )
-        _run_batch(model_id, batch_file, concurrency, restart, output_dir, no_download, poll_secs, timeout)
+        _run_batch(
+            model_id,
+            batch_file,
+            concurrency,
+            restart,
+            output_dir,
+            no_download,
+            poll_secs,
+            timeout,
+            assignments,
+            no_validate,
+        )
         return
     if restart:
         raise click.UsageError("--restart only applies to --batch")
@@ -122,6 +149,7 @@ def run_command(
     app = app_context()
     client = require_client(app)
     out = app.output
+    body = prepare_input(app, client, model, body, assignments, validate=not no_validate)
     out.progress("submit", f"Submitting request to {model}")
     with interrupts_raise():
         try:
@@ -166,6 +194,8 @@ def _run_batch(
     no_download: bool,
     poll_secs: int,
     timeout: float | None,
+    assignments: tuple[str, ...],
+    no_validate: bool,
 ) -> None:
     from runcomfy.cli.batch import read_batch_file, run_batch
 
@@ -181,6 +211,8 @@ def _run_batch(
         download=not no_download,
         poll_secs=poll_secs,
         timeout=timeout,
+        assignments=assignments,
+        validate=not no_validate,
     )
 
 
