@@ -12,6 +12,7 @@ record in ``journal.py``, the schema cache in ``catalog.py``), and never show th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -407,20 +408,31 @@ class Client:
         return [name for name in categories if isinstance(name, str)]
 
     def get_model(
-        self, model_id: str, *, cache: SchemaCache | None = None, cache_namespace: str | None = None
+        self,
+        model_id: str,
+        *,
+        cache: SchemaCache | None = None,
+        cache_namespace: str | None = None,
+        retry_window_s: float | None = None,
     ) -> dict[str, Any]:
         """``GET {model_api_base}/models/{model_id}``: the model's record with its ``input_schema``.
 
         With ``cache``, a fresh cached record is returned without any call, and a fetched one is stored, under
         ``cache_namespace`` (default: this client's Model API base, so an emulator never shadows the service).
-        A 404 raises :class:`~runcomfy.errors.NotFoundError`.
+        A 404 raises :class:`~runcomfy.errors.NotFoundError`. ``retry_window_s`` bounds how long transient
+        failures are ridden out (a pre-flight check should give up in seconds, not the polling's minutes).
         """
         model_id = model_id.strip().strip("/")
         url = join_url(self.model_api_base, "models", quote_model_id(model_id))
         namespace = cache_namespace or self.model_api_base
         if cache is not None and (cached := cache.get(namespace, model_id)) is not None:
             return cached
-        record = self._get_json(url, None)
+        policy = None
+        if retry_window_s is not None:
+            policy = dataclasses.replace(
+                self.retry_policy, outage_window_s=retry_window_s, max_retry_after_s=retry_window_s
+            )
+        record = self._get_json(url, None, policy=policy)
         if cache is not None:
             cache.put(namespace, model_id, record)
         return record
@@ -459,18 +471,30 @@ class Client:
             candidate if isinstance(candidate, str) and same_origin(candidate, self.model_api_base) else built
         )
 
-    def _get_json(self, url: str, request_id: str | None, *, retry: bool = True) -> dict[str, Any]:
+    def _get_json(
+        self, url: str, request_id: str | None, *, retry: bool = True, policy: RetryPolicy | None = None
+    ) -> dict[str, Any]:
         """One GET through the funnel, retried through transient errors unless ``retry`` is false."""
 
         def once() -> dict[str, Any]:
             return self._http.request_json("GET", url, request_id=request_id)
 
-        return self._retrying(once, request_id=request_id) if retry else once()
+        return self._retrying(once, request_id=request_id, policy=policy) if retry else once()
 
-    def _retrying(self, fn: Callable[[], dict[str, Any]], *, request_id: str | None = None) -> dict[str, Any]:
+    def _retrying(
+        self,
+        fn: Callable[[], dict[str, Any]],
+        *,
+        request_id: str | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
         try:
             return call_with_retries(
-                fn, policy=self.retry_policy, sleep=self._sleep, clock=self._clock, on_retry=self.on_retry
+                fn,
+                policy=policy or self.retry_policy,
+                sleep=self._sleep,
+                clock=self._clock,
+                on_retry=self.on_retry,
             )
         except RunComfyError as exc:
             if exc.request_id is None:

@@ -157,7 +157,9 @@ def test_when_every_item_fails_for_one_reason_the_exit_code_is_that_class(cli: C
 def test_partial_failure_exits_1_and_names_the_lines(cli: CLI) -> None:
     batch = cli.home / "mixed.jsonl"
     batch.write_text('{"size_bytes": 10}\n{"size_bytes": -1}\n{"size_bytes": 20}\n')
-    result = cli.run("run", SIZED, "--batch", str(batch), "--output-dir", "out", "--no-validate")  # server decides
+    result = cli.run(
+        "run", SIZED, "--batch", str(batch), "--output-dir", "out", "--no-validate"
+    )  # server decides
     assert result.returncode == 1
     assert "1 of 3 item(s) did not succeed (lines 2)" in result.stderr
     assert len(saved_files(cli.home / "out")) == 2

@@ -27,13 +27,21 @@ if TYPE_CHECKING:
     from runcomfy.cli.context import AppContext
     from runcomfy.client import Client
 
+PREFLIGHT_RETRY_WINDOW_S = (
+    10.0  # a catalog outage delays a run by seconds at most, then it goes ahead unchecked
+)
 _UNREACHABLE = (APIConnectionError, APIResponseError, ServerError, RateLimitError, RequestTimeoutError)
 
 
 def model_schema(app: AppContext, client: Client, model: str) -> dict[str, Any] | None:
     """The model's input JSON Schema, or None (with a warning) when the catalog cannot be reached."""
     try:
-        record = client.get_model(model, cache=app.schema_cache(), cache_namespace=app.cache_namespace())
+        record = client.get_model(
+            model,
+            cache=app.schema_cache(),
+            cache_namespace=app.cache_namespace(),
+            retry_window_s=PREFLIGHT_RETRY_WINDOW_S,
+        )
     except NotFoundError:
         raise InvalidInput(
             f"model `{model}` is not in the catalog; find model ids with `runcomfy models list`"
