@@ -87,6 +87,7 @@ ENVIRONMENT:
   XDG_CONFIG_HOME          see RUNCOMFY_CONFIG_DIR
   RUNCOMFY_STATE_DIR       request journal and --local state (else $XDG_STATE_HOME/runcomfy)
   RUNCOMFY_RETRY_WINDOW    seconds polling rides out a sustained outage (default 300)
+  RUNCOMFY_CACHE_DIR       cached model schemas (else $XDG_CACHE_HOME/runcomfy)
   NO_COLOR, TERM=dumb      plain [tag] lines instead of emoji
 
 {exit_codes_help()}
