@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_time import FakeClock
 
 from runcomfy import Client, Completed, Queued, errors
 from runcomfy.auth.credentials import save_token
@@ -18,20 +19,6 @@ API = "https://model-api.runcomfy.net/v1"
 WEB = "https://www.runcomfy.com"
 MODEL = "openai/gpt-image-2/text-to-image"
 Step = httpx.Response | Exception
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FakeModelAPI:

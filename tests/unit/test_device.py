@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_time import FakeClock
 
 from runcomfy.auth.credentials import Token
 from runcomfy.auth.device import DeviceAuthorization, DeviceFlow, is_safe_verify_url
@@ -24,20 +25,6 @@ START = {
     "expires_in": 60,
     "poll_interval": 2,
 }
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 Step = httpx.Response | Exception
@@ -77,7 +64,7 @@ def status(value: str, code: int = 200, **extra: Any) -> httpx.Response:
 
 
 def test_start_returns_the_five_fields_and_sends_no_authorization() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     web = FakeWeb([status("pending")])
     auth = make_flow(web, clock).start()
     assert (auth.user_code, auth.verify_url, auth.expires_in, auth.poll_interval) == (
@@ -93,18 +80,18 @@ def test_start_returns_the_five_fields_and_sends_no_authorization() -> None:
 
 def test_start_strips_control_characters_from_the_user_code() -> None:
     web = FakeWeb([status("pending")], start={**START, "user_code": "AB\x1b[2JCD\u202e-12\n34"})
-    assert make_flow(web, FakeClock()).start().user_code == "AB[2JCD-1234"
+    assert make_flow(web, FakeClock(100.0)).start().user_code == "AB[2JCD-1234"
 
 
 @pytest.mark.parametrize("missing", ["device_code", "user_code", "verify_url", "expires_in", "poll_interval"])
 def test_start_reply_missing_a_field_is_an_api_response_error(missing: str) -> None:
     start = {k: v for k, v in START.items() if k != missing}
     with pytest.raises(APIResponseError, match=missing):
-        make_flow(FakeWeb([status("pending")], start=start), FakeClock()).start()
+        make_flow(FakeWeb([status("pending")], start=start), FakeClock(100.0)).start()
 
 
 def test_polls_until_authorized_at_the_server_interval_without_authorization_header() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     web = FakeWeb([status("pending"), status("pending"), status("authorized", access_token=CANARY)])
     flow = make_flow(web, clock)
     token = flow.wait_for_token(flow.start())
@@ -115,7 +102,7 @@ def test_polls_until_authorized_at_the_server_interval_without_authorization_hea
 
 
 def test_interval_has_a_floor_of_one_second() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     web = FakeWeb(
         [status("pending"), status("authorized", access_token="t")], start={**START, "poll_interval": 0}
     )
@@ -125,7 +112,7 @@ def test_interval_has_a_floor_of_one_second() -> None:
 
 
 def test_slow_down_adds_five_seconds_to_the_interval() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     web = FakeWeb(
         [status("slow_down"), status("pending"), status("slow_down"), status("authorized", access_token="t")]
     )
@@ -136,7 +123,7 @@ def test_slow_down_adds_five_seconds_to_the_interval() -> None:
 
 @pytest.mark.parametrize(("word", "error"), [("denied", LoginDenied), ("expired", LoginExpired)])
 def test_denied_or_expired_with_http_410_stops_at_once(word: str, error: type[Exception]) -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     web = FakeWeb([status(word, 410)])
     flow = make_flow(web, clock)
     with pytest.raises(error):
@@ -145,7 +132,7 @@ def test_denied_or_expired_with_http_410_stops_at_once(word: str, error: type[Ex
 
 
 def test_network_errors_and_5xx_are_retried_with_backoff_until_authorized() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     steps: list[Step] = [
         httpx.ConnectError("refused"),
         httpx.Response(502, text="<html>bad gateway</html>"),
@@ -164,7 +151,7 @@ def test_network_errors_and_5xx_are_retried_with_backoff_until_authorized() -> N
 
 
 def test_a_server_that_stays_pending_ends_in_login_expired_at_the_deadline() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     web = FakeWeb([status("pending")], start={**START, "expires_in": 11, "poll_interval": 3})
     flow = make_flow(web, clock)
     with pytest.raises(LoginExpired, match="11s"):
@@ -174,7 +161,7 @@ def test_a_server_that_stays_pending_ends_in_login_expired_at_the_deadline() -> 
 
 
 def test_an_outage_until_expiry_ends_in_login_expired() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     web = FakeWeb([httpx.ConnectError("down")], start={**START, "expires_in": 120})
     flow = make_flow(web, clock)
     with pytest.raises(LoginExpired):
@@ -184,7 +171,7 @@ def test_an_outage_until_expiry_ends_in_login_expired() -> None:
 
 
 def test_authorized_without_access_token_is_a_login_error() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     flow = make_flow(FakeWeb([status("authorized")]), clock)
     with pytest.raises(LoginError, match="without access_token"):
         flow.wait_for_token(flow.start())
@@ -192,14 +179,14 @@ def test_authorized_without_access_token_is_a_login_error() -> None:
 
 @pytest.mark.parametrize("reply", [httpx.Response(400, text="nope"), httpx.Response(200, text="<html>")])
 def test_a_non_json_non_5xx_poll_reply_is_a_login_error(reply: httpx.Response) -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     flow = make_flow(FakeWeb([reply]), clock)
     with pytest.raises(LoginError, match="cli-auth/poll"):
         flow.wait_for_token(flow.start())
 
 
 def test_an_unknown_poll_status_is_a_login_error_with_a_clean_message() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     flow = make_flow(FakeWeb([status("weird\x1b[31m")]), clock)
     with pytest.raises(LoginError) as caught:
         flow.wait_for_token(flow.start())

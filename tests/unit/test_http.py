@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from fake_time import FakeClock
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -374,19 +375,6 @@ def test_submit_is_retried_only_on_429_or_when_no_connection_was_made() -> None:
     assert not should_retry_submit(caused(errors.APITimeoutError("x"), httpx.ReadTimeout("t")))
     assert not should_retry_submit(caused(errors.APIConnectionError("x"), httpx.RemoteProtocolError("reset")))
     assert not should_retry_submit(errors.ServerError("x", status_code=500))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def failing(times: int, exc: errors.RunComfyError, value: str = "ok") -> Callable[[], str]:

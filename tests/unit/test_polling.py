@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import pytest
+from fake_time import FakeClock
 
 from runcomfy import errors
 from runcomfy.polling import fetch_until_settled, poll_statuses, wait_for_terminal
@@ -12,20 +13,6 @@ from runcomfy.retry import RetryPolicy
 from runcomfy.status import RequestStatus, parse_status
 
 POLICY = RetryPolicy(jitter="none", outage_window_s=60)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def script(steps: Sequence[str | errors.RunComfyError | dict[str, object]]) -> Callable[[], RequestStatus]:
