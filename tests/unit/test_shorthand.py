@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -280,15 +279,6 @@ def test_an_unreadable_path_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(errors.InvalidInput, match=r"cannot read the file \(Not a directory\)$") as caught:
         parse(f"image_url=@{parent}/child")
     assert not isinstance(caught.value, errors.InputFileNotFound)
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="permissions are not enforced for root")
-def test_a_file_without_read_permission_is_refused(tmp_path: Path) -> None:
-    locked = tmp_path / "locked.png"
-    locked.write_bytes(PNG)
-    locked.chmod(0)
-    with pytest.raises(errors.InvalidInput, match="cannot read the file"):
-        parse(f"image_url=@{locked}")
 
 
 def test_a_file_at_the_limit_is_accepted(tmp_path: Path) -> None:
