@@ -130,7 +130,7 @@ def _display(app: AppContext, tally: Tally) -> tuple[Callable[[BatchEvent], None
     """The progress callback for this output mode, and what to call when the batch ends."""
     out = app.output
     write_lock = threading.Lock()
-    bar = _progress_bar(tally) if out.use_emoji and not out.quiet else None
+    bar = _ProgressBar(tally) if out.use_emoji and not out.quiet else None
 
     def show(event: BatchEvent) -> None:
         tally.apply(event)
@@ -189,10 +189,6 @@ class _ProgressBar:
 
     def stop(self) -> None:
         self._progress.stop()
-
-
-def _progress_bar(tally: Tally) -> _ProgressBar:
-    return _ProgressBar(tally)
 
 
 def _summarize(app: AppContext, tally: Tally) -> None:
