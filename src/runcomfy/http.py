@@ -5,8 +5,7 @@ Owns:
 - :class:`HttpSession`: attaches ``Authorization: Bearer`` only to the configured origins (contract 5.1), turns
   transport failures into :class:`APIConnectionError`/:class:`APITimeoutError`, bounds reply size.
 - :func:`read_json` / :func:`status_error`: the error funnel (contract 5.7, STYLE habit 3).
-- URL building with escaped path segments (official-reference F.7).
-- The retry policy, re-exported from :mod:`runcomfy.retry`.
+- URL building (re-exported from :mod:`runcomfy.api_urls`) and the retry policy (from :mod:`runcomfy.retry`).
 
 It must never print (the trace is a callback the CLI supplies), never follow a redirect on an API call, and never
 put the token in a message, a trace line or a URL.
@@ -15,7 +14,6 @@ put the token in a message, a trace line or a URL.
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +21,20 @@ from typing import Any
 import httpx
 
 from runcomfy._version import __version__
+from runcomfy.api_urls import (
+    join_url,
+    origin_of,
+    quote_model_id,
+    quote_request_id,
+    same_origin,
+    url_for_messages,
+)
 from runcomfy.auth.credentials import NOT_SIGNED_IN, Token
 from runcomfy.errors import (
     APIConnectionError,
     APIResponseError,
     APIStatusError,
     APITimeoutError,
-    InvalidInput,
     NotAuthenticated,
     status_error_class,
 )
@@ -71,80 +76,8 @@ DEFAULT_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 10.0
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 TraceHook = Callable[[str], None]
-
-
-# --- origins and URLs -------------------------------------------------------------------------------------------
-
-
-def origin_of(url: str | httpx.URL) -> str:
-    """``scheme://host:port`` with the default port filled in and the host lowercased; ``""`` if unparsable."""
-    try:
-        parsed = httpx.URL(url) if isinstance(url, str) else url
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return ""
-    scheme = parsed.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parsed.host or parsed.userinfo:
-        return ""
-    host = parsed.host.lower().removesuffix(".")
-    return f"{scheme}://{host}:{parsed.port or _DEFAULT_PORTS[scheme]}"
-
-
-def same_origin(candidate: object, reference: str) -> bool:
-    """Whether ``candidate`` is an absolute http(s) URL string on exactly the origin of ``reference``."""
-    if not isinstance(candidate, str) or any(ord(ch) < 0x21 or ch == "\\" for ch in candidate):
-        return False
-    mine = origin_of(candidate)
-    return bool(mine) and mine == origin_of(reference)
-
-
-def join_url(base: str, *segments: str) -> str:
-    """``base`` + exactly one ``/`` + already-escaped segments."""
-    return base.rstrip("/") + "/" + "/".join(segment.strip("/") for segment in segments)
-
-
-def _check_segment(segment: str, what: str, original: str) -> None:
-    if segment in ("", ".", ".."):
-        raise InvalidInput(f"{what} {original!r} has an empty, '.' or '..' path segment")
-    if any(ch in "?#\\" or ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in segment):
-        raise InvalidInput(
-            f"{what} {original!r} contains '?', '#', a backslash, whitespace or a control character"
-        )
-
-
-def quote_model_id(model_id: str) -> str:
-    """The model id as a URL path: slashes kept, each segment percent-encoded; ``..``/``?``/``#`` refused."""
-    safe_shown = strip_controls(model_id, max_len=200)
-    if "/" not in model_id:
-        raise InvalidInput(
-            f"`{safe_shown}` is not a valid model_id (expected slash-separated, e.g. "
-            "`blackforestlabs/flux-1-kontext/pro/edit`). Find model_ids at https://www.runcomfy.com/models"
-        )
-    if len(model_id) > 512:
-        raise InvalidInput("model_id is too long")
-    segments = model_id.split("/")
-    for segment in segments:
-        _check_segment(segment, "model_id", safe_shown)
-    return "/".join(urllib.parse.quote(segment, safe="") for segment in segments)
-
-
-def quote_request_id(request_id: str) -> str:
-    """A request id as one escaped path segment; anything that could change the path or query is refused."""
-    safe_shown = strip_controls(request_id, max_len=200)
-    if not isinstance(request_id, str) or len(request_id) > 512:
-        raise InvalidInput("request id is not a string of at most 512 characters")
-    if "/" in request_id:
-        raise InvalidInput(f"request id {safe_shown!r} must not contain '/'")
-    _check_segment(request_id, "request id", safe_shown)
-    return urllib.parse.quote(request_id, safe="")
-
-
-def _url_for_messages(url: str | httpx.URL) -> str:
-    """The URL without query or fragment: what error messages and traces name."""
-    parts = urllib.parse.urlsplit(str(url))
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 # --- building the client and tracing ----------------------------------------------------------------------------
@@ -248,7 +181,7 @@ class Reply:
 
     @property
     def label(self) -> str:
-        return f"{self.method} {_url_for_messages(self.url)}"
+        return f"{self.method} {url_for_messages(self.url)}"
 
 
 def read_json(
@@ -404,7 +337,7 @@ class HttpSession:
         if json_body is not None:
             headers["Content-Type"] = "application/json"
             content = json.dumps(json_body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        label = f"{method} {_url_for_messages(url)}"
+        label = f"{method} {url_for_messages(url)}"
         try:
             request = self.client.build_request(
                 method,

@@ -12,7 +12,9 @@ import pytest
 
 from runcomfy import Client, config, errors
 from runcomfy.catalog import InputRow, SchemaCache, input_rows
-from runcomfy.emulator.models import CATALOG, ECHO_ID, GPT_IMAGE_ID, KONTEXT_ID, SIZED_ID, VIDEO_ID
+from runcomfy.emulator.models import CATALOG
+from runcomfy.emulator.probes import ECHO_ID, SIZED_ID
+from runcomfy.emulator.standins import GPT_IMAGE_ID, KONTEXT_ID, VIDEO_ID
 
 API = "https://model-api.runcomfy.net/v1"
 

@@ -1,0 +1,290 @@
+"""Stand-ins for real catalog models: they accept the documented inputs and produce real media.
+
+``openai/gpt-image-2/text-to-image`` draws images, ``blackforestlabs/flux-1-kontext/pro/edit`` paints over the
+image it is given (a data URI; a remote URL is never fetched: a placeholder is drawn), and
+``wan-ai/wan-2-2/text-to-video`` makes an animated WebP. Everything is a pure function of the input, cached a
+little because the file routes draw it again for every download.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from runcomfy.emulator import media
+from runcomfy.emulator.models import JSON, Model, Production, RenderedFile, bytes_file, detail, file_ref
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared schema pieces
+
+_SEED = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 4294967295,
+    "description": "Random seed; same seed, same image.",
+}
+_ASPECT_RATIOS = ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
+_ASPECT_SIZES = {
+    "21:9": (1344, 576),
+    "16:9": (1216, 688),
+    "4:3": (1024, 768),
+    "3:2": (1152, 768),
+    "1:1": (1024, 1024),
+    "2:3": (768, 1152),
+    "3:4": (768, 1024),
+    "9:16": (688, 1216),
+    "9:21": (576, 1344),
+}
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_image(prompt: str, seed: int, width: int, height: int, fmt: str) -> bytes:
+    return media.draw_image(prompt, seed, width, height, fmt)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_edit(source: bytes | None, prompt: str, seed: int, fmt: str) -> bytes:
+    return media.edit_image(source, prompt, seed, fmt)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_animation(prompt: str, seed: int, width: int, height: int, frames: int) -> bytes:
+    return media.draw_animation(prompt, seed, width, height, frames)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# blackforestlabs/flux-1-kontext/pro/edit
+
+KONTEXT_ID = "blackforestlabs/flux-1-kontext/pro/edit"
+_KONTEXT_SCHEMA: JSON = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["prompt", "image_url"],
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1, "description": "What to change in the image."},
+        "image_url": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The image to edit: an https URL or a base64 data: URI.",
+        },
+        "seed": _SEED,
+        "aspect_ratio": {
+            "type": "string",
+            "enum": _ASPECT_RATIOS,
+            "description": "Aspect ratio of the output.",
+        },
+        "guidance_scale": {
+            "type": "number",
+            "minimum": 1,
+            "maximum": 20,
+            "default": 3.5,
+            "description": "How closely to follow the prompt.",
+        },
+        "output_format": {
+            "type": "string",
+            "enum": ["png", "jpeg"],
+            "default": "png",
+            "description": "Image file format.",
+        },
+        "safety_tolerance": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 6,
+            "default": 2,
+            "description": "Moderation tolerance, 1 (strict) to 6 (permissive).",
+        },
+    },
+}
+
+
+def _kontext_checks(input_data: JSON) -> list[JSON]:
+    value = input_data.get("image_url")
+    if not isinstance(value, str):
+        return []
+    if value.startswith("data:"):
+        decoded = media.decode_data_uri(value)
+        if decoded is None or not media.is_decodable_image(decoded[1]):
+            return [
+                detail(["image_url"], "image_url data URI is not a decodable base64 image", "value_error")
+            ]
+        return []
+    if not value.startswith(("https://", "http://")):
+        return [detail(["image_url"], "image_url must be an http(s) URL or a data: URI", "value_error")]
+    return []
+
+
+def _kontext_produce(request_id: str, input_data: JSON) -> Production:
+    fmt = input_data.get("output_format", "png")
+    return Production(output={"image": file_ref(request_id, f"edited.{'jpg' if fmt == 'jpeg' else 'png'}")})
+
+
+def _kontext_file(input_data: JSON, name: str) -> RenderedFile | None:
+    fmt = input_data.get("output_format", "png")
+    if name != f"edited.{'jpg' if fmt == 'jpeg' else 'png'}":
+        return None
+    decoded = media.decode_data_uri(str(input_data.get("image_url", "")))
+    source = decoded[1] if decoded else None
+    data = _cached_edit(source, str(input_data["prompt"]), int(input_data.get("seed", 0)), fmt)
+    return bytes_file(media.content_type_for(fmt), data)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# openai/gpt-image-2/text-to-image
+
+GPT_IMAGE_ID = "openai/gpt-image-2/text-to-image"
+_GPT_SIZES = {
+    "auto": (1024, 1024),
+    "1024x1024": (1024, 1024),
+    "1536x1024": (1536, 1024),
+    "1024x1536": (1024, 1536),
+}
+_GPT_SCHEMA: JSON = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["prompt"],
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 32000, "description": "What to draw."},
+        "size": {
+            "type": "string",
+            "enum": list(_GPT_SIZES),
+            "default": "1024x1024",
+            "description": "Image size.",
+        },
+        "quality": {
+            "type": "string",
+            "enum": ["auto", "low", "medium", "high"],
+            "default": "auto",
+            "description": "Rendering quality.",
+        },
+        "num_images": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 4,
+            "default": 1,
+            "description": "How many images to generate.",
+        },
+        "output_format": {
+            "type": "string",
+            "enum": ["png", "webp", "jpeg"],
+            "default": "png",
+            "description": "Image file format.",
+        },
+        "background": {
+            "type": "string",
+            "enum": ["auto", "transparent", "opaque"],
+            "default": "auto",
+            "description": "Background handling.",
+        },
+        "seed": _SEED,
+    },
+}
+
+
+def _ext(fmt: str) -> str:
+    return "jpg" if fmt == "jpeg" else fmt
+
+
+def _gpt_produce(request_id: str, input_data: JSON) -> Production:
+    fmt = input_data.get("output_format", "png")
+    count = int(input_data.get("num_images", 1))
+    return Production(
+        output={"images": [file_ref(request_id, f"image-{i}.{_ext(fmt)}") for i in range(count)]}
+    )
+
+
+def _gpt_file(input_data: JSON, name: str) -> RenderedFile | None:
+    fmt = input_data.get("output_format", "png")
+    count = int(input_data.get("num_images", 1))
+    names = {f"image-{i}.{_ext(fmt)}": i for i in range(count)}
+    if name not in names:
+        return None
+    width, height = _GPT_SIZES[input_data.get("size", "1024x1024")]
+    seed = int(input_data.get("seed", 0)) + names[name]
+    return bytes_file(
+        media.content_type_for(fmt), _cached_image(str(input_data["prompt"]), seed, width, height, fmt)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# wan-ai/wan-2-2/text-to-video (an animated WebP stands in for the video)
+
+VIDEO_ID = "wan-ai/wan-2-2/text-to-video"
+_VIDEO_SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
+_VIDEO_SCHEMA: JSON = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["prompt"],
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1, "description": "What happens in the video."},
+        "negative_prompt": {"type": "string", "description": "What to avoid."},
+        "seed": _SEED,
+        "aspect_ratio": {
+            "type": "string",
+            "enum": list(_VIDEO_SIZES),
+            "default": "16:9",
+            "description": "Aspect ratio of the video.",
+        },
+        "duration": {"type": "integer", "enum": [5, 8], "default": 5, "description": "Length in seconds."},
+        "resolution": {
+            "type": "string",
+            "enum": ["480p", "720p"],
+            "default": "480p",
+            "description": "Output resolution.",
+        },
+    },
+}
+
+
+def _video_produce(request_id: str, input_data: JSON) -> Production:
+    return Production(output={"video": file_ref(request_id, "video.webp")})
+
+
+def _video_file(input_data: JSON, name: str) -> RenderedFile | None:
+    if name != "video.webp":
+        return None
+    width, height = _VIDEO_SIZES[input_data.get("aspect_ratio", "16:9")]
+    frames = 2 * int(input_data.get("duration", 5))
+    data = _cached_animation(str(input_data["prompt"]), int(input_data.get("seed", 0)), width, height, frames)
+    return bytes_file("image/webp", data)
+
+
+def models() -> list[Model]:
+    """The stand-in models of the catalog."""
+    return [
+        Model(
+            KONTEXT_ID,
+            "FLUX.1 Kontext [pro] Edit",
+            ("image-to-image", "image-editing"),
+            0.04,
+            "image",
+            "Edit an image with a text instruction.",
+            _KONTEXT_SCHEMA,
+            3.0,
+            _kontext_produce,
+            _kontext_file,
+            extra_checks=_kontext_checks,
+        ),
+        Model(
+            GPT_IMAGE_ID,
+            "GPT Image 2 Text to Image",
+            ("text-to-image",),
+            0.05,
+            "image",
+            "Generate images from a text prompt.",
+            _GPT_SCHEMA,
+            3.0,
+            _gpt_produce,
+            _gpt_file,
+        ),
+        Model(
+            VIDEO_ID,
+            "Wan 2.2 Text to Video",
+            ("text-to-video",),
+            0.40,
+            "video",
+            "Generate a short video from a text prompt.",
+            _VIDEO_SCHEMA,
+            6.0,
+            _video_produce,
+            _video_file,
+        ),
+    ]
