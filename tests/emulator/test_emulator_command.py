@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -90,3 +91,19 @@ def test_global_options_are_accepted_after_the_command_name() -> None:
         "{}",
     ]
     assert hoist_global_options(["run", "--", "-q"]) == ["run", "--", "-q"]
+
+
+def test_json_mode_prints_the_settings_as_one_document() -> None:
+    command = [RUNCOMFY, "--output", "json", "emulator", "--port", "0", "--token", "tok-json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+        try:
+            assert process.stdout is not None
+            settings = json.loads(process.stdout.readline())
+            assert settings["RUNCOMFY_TOKEN"] == "tok-json"
+            me = httpx.get(
+                f"{settings['RUNCOMFY_WEB_BASE']}/api/auth/me", headers={"Authorization": "Bearer tok-json"}
+            )
+            assert me.status_code == 200
+        finally:
+            process.terminate()
+            process.wait(timeout=15)

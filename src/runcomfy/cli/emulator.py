@@ -11,6 +11,8 @@ import shlex
 
 import click
 
+from runcomfy.cli.context import app_context
+
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MISSING_EXTRA = "the emulator needs its extra: pip install 'runcomfy[emulator]'"
 
@@ -124,13 +126,20 @@ def emulator_command(
         )
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    click.echo(f"export RUNCOMFY_MODEL_API_BASE={shlex.quote(server.model_api_base)}")
-    click.echo(f"export RUNCOMFY_WEB_BASE={shlex.quote(server.origin)}")
-    click.echo(f"export RUNCOMFY_TOKEN={shlex.quote(all_tokens[0])}")
-    click.echo(f"RunComfy emulator listening on {server.origin} (Ctrl-C to stop)", err=True)
+    out = app_context().output
+    exports = {
+        "RUNCOMFY_MODEL_API_BASE": server.model_api_base,
+        "RUNCOMFY_WEB_BASE": server.origin,
+        "RUNCOMFY_TOKEN": all_tokens[0],
+    }
+    if out.json_mode:
+        out.data(exports)  # one JSON document for scripts that prefer it to the export lines
+    else:
+        for name, value in exports.items():
+            out.data(f"export {name}={shlex.quote(value)}")
+    out.progress("info", f"RunComfy emulator listening on {server.origin} (Ctrl-C to stop)")
     if host not in LOOPBACK:
-        click.echo(
-            "warning: the control plane /_emulator/ has no authentication and is reachable from the network",
-            err=True,
+        out.always(
+            "warning: the control plane /_emulator/ has no authentication and is reachable from the network"
         )
     server.serve_forever()
