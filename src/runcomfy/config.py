@@ -43,18 +43,23 @@ def _home(env: Mapping[str, str] | None) -> Path:
     return Path(home) if home else Path.home()
 
 
+def _xdg_dir(env: Mapping[str, str] | None, explicit_var: str, xdg_var: str, *fallback: str) -> Path:
+    """``$<explicit_var>``, else ``$<xdg_var>/runcomfy``, else ``~/<fallback...>/runcomfy`` (empty counts as unset)."""
+    explicit = env_value(explicit_var, env)
+    if explicit:
+        return Path(explicit)
+    xdg = env_value(xdg_var, env)
+    if xdg:
+        return Path(xdg) / "runcomfy"
+    return _home(env).joinpath(*fallback, "runcomfy")
+
+
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
     """``$RUNCOMFY_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/runcomfy``, else ``~/.config/runcomfy``.
 
     The same path on every OS, as the official CLI, so a token saved by one is found by the other.
     """
-    explicit = env_value(ENV_CONFIG_DIR, env)
-    if explicit:
-        return Path(explicit)
-    xdg = env_value("XDG_CONFIG_HOME", env)
-    if xdg:
-        return Path(xdg) / "runcomfy"
-    return _home(env) / ".config" / "runcomfy"
+    return _xdg_dir(env, ENV_CONFIG_DIR, "XDG_CONFIG_HOME", ".config")
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -62,13 +67,7 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
 
     Kept apart from the config dir because the request journal is data the program writes, not settings.
     """
-    explicit = env_value(ENV_STATE_DIR, env)
-    if explicit:
-        return Path(explicit)
-    xdg = env_value("XDG_STATE_HOME", env)
-    if xdg:
-        return Path(xdg) / "runcomfy"
-    return _home(env) / ".local" / "state" / "runcomfy"
+    return _xdg_dir(env, ENV_STATE_DIR, "XDG_STATE_HOME", ".local", "state")
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -76,13 +75,7 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
 
     Holds only what can be fetched again (model schemas), so deleting it is always safe.
     """
-    explicit = env_value(ENV_CACHE_DIR, env)
-    if explicit:
-        return Path(explicit)
-    xdg = env_value("XDG_CACHE_HOME", env)
-    if xdg:
-        return Path(xdg) / "runcomfy"
-    return _home(env) / ".cache" / "runcomfy"
+    return _xdg_dir(env, ENV_CACHE_DIR, "XDG_CACHE_HOME", ".cache")
 
 
 def model_api_base(env: Mapping[str, str] | None = None) -> str:

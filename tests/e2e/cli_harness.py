@@ -8,6 +8,7 @@ Every emulator stops when its test ends.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -111,6 +112,24 @@ class CLI:
             env=merged,
             cwd=cwd or self.home,
         )
+
+    def submit(self, model: str, body: dict[str, Any] | None = None) -> str:
+        """A request created straight through the API (faster than a subprocess), for commands that need an id."""
+        response = self.http.post(
+            f"{self.server.model_api_base}/models/{model}",
+            json=body if body is not None else {"k": "v"},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["request_id"])
+
+    def occupy_the_only_worker(self) -> str:
+        """Run a long request on the emulator's only worker, so the next one waits in the queue; its id."""
+        slow = "runcomfy/emulator/slow"
+        self.configure(workers=1, durations={slow: 60})
+        started = self.run("--output", "json", "run", slow, "--input", '{"seconds": 60}', "--no-wait")
+        assert started.returncode == 0, started.stderr
+        return str(json.loads(started.stdout)["request_id"])
 
     # -- the emulator's control plane ------------------------------------------------------------------------
 

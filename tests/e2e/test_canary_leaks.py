@@ -38,16 +38,6 @@ class Scenario:
     env: dict[str, str | None] = field(default_factory=dict)
 
 
-def submit(cli: CLI, model: str = ECHO, body: dict[str, object] | None = None) -> str:
-    response = cli.http.post(
-        f"{cli.server.model_api_base}/models/{model}",
-        json=body if body is not None else {"x": 1},
-        headers={"Authorization": f"Bearer {cli.token}"},
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["request_id"])
-
-
 def echoing_error(cli: CLI, route: str, status: int) -> None:
     """The server answers ``status`` with an error body that repeats the caller's token everywhere it can."""
     body = {
@@ -67,19 +57,19 @@ def _run_no_wait(cli: CLI, tmp: Path) -> Scenario:
 
 
 def _status(cli: CLI, tmp: Path) -> Scenario:
-    return Scenario(["status", submit(cli)], 0)
+    return Scenario(["status", cli.submit(ECHO)], 0)
 
 
 def _requests_get(cli: CLI, tmp: Path) -> Scenario:
-    return Scenario(["requests", "get", submit(cli)], 0)
+    return Scenario(["requests", "get", cli.submit(ECHO)], 0)
 
 
 def _cancel(cli: CLI, tmp: Path) -> Scenario:
-    return Scenario(["cancel", submit(cli)], 0)
+    return Scenario(["cancel", cli.submit(ECHO)], 0)
 
 
 def _result(cli: CLI, tmp: Path) -> Scenario:
-    return Scenario(["result", submit(cli, IMAGE, {"prompt": "canary"})], 0)
+    return Scenario(["result", cli.submit(IMAGE, {"prompt": "canary"})], 0)
 
 
 def _whoami(cli: CLI, tmp: Path) -> Scenario:
@@ -92,7 +82,7 @@ def _logout(cli: CLI, tmp: Path) -> Scenario:
 
 def _status_401(cli: CLI, tmp: Path) -> Scenario:
     echoing_error(cli, "status", 401)
-    return Scenario(["status", submit(cli)], 77)
+    return Scenario(["status", cli.submit(ECHO)], 77)
 
 
 def _run_status_401(cli: CLI, tmp: Path) -> Scenario:
@@ -203,7 +193,7 @@ def test_canary_echoed_by_the_server_is_masked_not_dropped(cli: CLI) -> None:
     """The error is still shown: only the secret inside it is replaced."""
     echoing_error(cli, "status", 401)
 
-    result = cli.run("status", submit(cli))
+    result = cli.run("status", cli.submit(ECHO))
 
     assert result.returncode == 77
     assert "token **** was refused" in result.stderr

@@ -19,21 +19,11 @@ SLOW = "runcomfy/emulator/slow"
 COMMANDS = ["login", "logout", "whoami", "run", "status", "cancel", "result", "requests", "completion"]
 
 
-def submit(cli: CLI, model: str = ECHO, body: dict[str, object] | None = None) -> str:
-    response = cli.http.post(
-        f"{cli.server.model_api_base}/models/{model}",
-        json=body if body is not None else {"k": "v"},
-        headers={"Authorization": f"Bearer {cli.token}"},
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["request_id"])
-
-
 @pytest.fixture
 def one_worker_busy(cli: CLI) -> tuple[str, str]:
     """One worker, running a long job; a second job waits in the queue behind it. Returns (running, queued)."""
     cli.configure(workers=1, durations={SLOW: 600})
-    return submit(cli, SLOW, {"seconds": 600}), submit(cli, SLOW, {"seconds": 600})
+    return cli.submit(SLOW, {"seconds": 600}), cli.submit(SLOW, {"seconds": 600})
 
 
 # -- status ---------------------------------------------------------------------------------------------------------
@@ -137,7 +127,7 @@ def test_cancel_of_a_running_request_is_not_cancellable_and_still_exit_0(
 
 
 def test_result_fetches_the_record_and_downloads_into_the_output_dir(cli: CLI) -> None:
-    request_id = submit(cli, IMAGE, {"prompt": "a bridge"})
+    request_id = cli.submit(IMAGE, {"prompt": "a bridge"})
 
     result = cli.run("--output", "json", "result", request_id, "--output-dir", "fetched")
 
@@ -151,7 +141,7 @@ def test_result_fetches_the_record_and_downloads_into_the_output_dir(cli: CLI) -
 
 
 def test_result_with_no_download_saves_nothing(cli: CLI) -> None:
-    request_id = submit(cli, IMAGE, {"prompt": "a bridge"})
+    request_id = cli.submit(IMAGE, {"prompt": "a bridge"})
 
     result = cli.run("--output", "json", "result", request_id, "--no-download")
 
@@ -187,7 +177,7 @@ def test_result_of_an_unfinished_request_says_so_and_downloads_nothing(
 
 
 def test_result_of_a_failed_request_is_exit_1_with_its_error(cli: CLI) -> None:
-    request_id = submit(cli, "runcomfy/emulator/fail", {"message": "the GPU melted"})
+    request_id = cli.submit("runcomfy/emulator/fail", {"message": "the GPU melted"})
 
     result = cli.run("result", request_id)
 
@@ -220,7 +210,7 @@ def test_result_of_a_cancelled_request_is_exit_1(cli: CLI, one_worker_busy: tupl
 def test_requests_aliases_print_exactly_what_the_commands_print(
     cli: CLI, alias: list[str], command: list[str]
 ) -> None:
-    request_id = submit(cli, IMAGE, {"prompt": "same"})
+    request_id = cli.submit(IMAGE, {"prompt": "same"})
 
     via_alias = cli.run("--output", "json", *alias[:2], request_id, *alias[2:])
     direct = cli.run("--output", "json", command[0], request_id, *command[1:])

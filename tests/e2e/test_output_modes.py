@@ -21,17 +21,6 @@ IMAGE = "openai/gpt-image-2/text-to-image"
 EMOJI = ("⏳", "✅", "⏹", "📥", "⚠", "🔑", "📛", "ℹ")
 
 
-def submit(cli: CLI, model: str = ECHO, body: dict[str, Any] | None = None) -> str:
-    """A request created straight through the API (faster than a subprocess), for commands that need an id."""
-    response = cli.http.post(
-        f"{cli.server.model_api_base}/models/{model}",
-        json=body if body is not None else {"hello": "world"},
-        headers={"Authorization": f"Bearer {cli.token}"},
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["request_id"])
-
-
 def compact(document: Any) -> str:
     """How the command writes a JSON document in json mode: compact, sorted keys, one line."""
     return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
@@ -55,7 +44,7 @@ def test_run_prints_the_output_on_stdout_and_plain_tagged_progress_on_stderr(cli
 
 
 def test_pretty_status_prints_key_value_lines_on_stdout_and_nothing_on_stderr(cli: CLI) -> None:
-    request_id = submit(cli)
+    request_id = cli.submit(ECHO)
 
     result = cli.run("status", request_id)
 
@@ -93,7 +82,7 @@ def test_pretty_no_wait_prints_the_request_id_as_indented_json(cli: CLI) -> None
 def test_json_mode_prints_exactly_one_compact_document_and_nothing_on_stderr(
     cli: CLI, command: list[str], keys: set[str] | None
 ) -> None:
-    request_id = submit(cli)
+    request_id = cli.submit(ECHO)
     args = [arg.replace("{id}", request_id) for arg in command]
 
     result = cli.run("--output", "json", *args)
@@ -183,7 +172,7 @@ def test_quiet_silences_progress_but_keeps_the_data(cli: CLI) -> None:
 
 
 def test_quiet_still_prints_status_data_on_stdout(cli: CLI) -> None:
-    request_id = submit(cli)
+    request_id = cli.submit(ECHO)
 
     result = cli.run("-q", "status", request_id)
 
@@ -243,7 +232,7 @@ def test_json_mode_keeps_stderr_clean_even_with_double_verbose(cli: CLI) -> None
 
 
 def test_global_options_are_accepted_after_the_command_name(cli: CLI) -> None:
-    request_id = submit(cli)
+    request_id = cli.submit(ECHO)
 
     status = cli.run("status", request_id, "--output", "json")
     quiet_run = cli.run("run", ECHO, "--input", '{"k": 2}', "-q")
@@ -257,7 +246,7 @@ def test_global_options_are_accepted_after_the_command_name(cli: CLI) -> None:
 
 
 def test_a_global_option_after_an_alias_subcommand_is_honoured(cli: CLI) -> None:
-    request_id = submit(cli)
+    request_id = cli.submit(ECHO)
 
     result = cli.run("requests", "get", request_id, "--output", "json")
 

@@ -198,17 +198,8 @@ def test_result_lagging_a_terminal_status_is_fetched_again(cli: CLI, tmp_path: P
 # -- --timeout ends the wait and cancels ---------------------------------------------------------------------
 
 
-def occupy_the_only_worker(cli: CLI) -> str:
-    """Submit a long request so that the next one waits in the queue; return its id."""
-    cli.configure(workers=1, durations={SLOW: 60})
-    started = cli.run("--output", "json", "run", SLOW, "--input", '{"seconds": 60}', "--no-wait")
-    assert started.returncode == 0, started.stderr
-    request_id: str = json.loads(started.stdout)["request_id"]
-    return request_id
-
-
 def test_timeout_on_a_queued_request_cancels_it_and_exits_75(cli: CLI) -> None:
-    blocker = occupy_the_only_worker(cli)
+    blocker = cli.occupy_the_only_worker()
 
     result = cli.run("run", SLOW, "--input", '{"seconds": 60}', "--timeout", "2", "--poll-secs", "1")
 

@@ -30,20 +30,11 @@ def jobs(cli: CLI) -> dict[str, str]:
     return {job["request_id"]: job["status"] for job in cli.control("GET", "requests").json()["requests"]}
 
 
-def occupy_the_only_worker(cli: CLI) -> str:
-    """Submit a long request so that the next one waits in the queue; return its id."""
-    cli.configure(workers=1, durations={SLOW: 60})
-    started = cli.run("--output", "json", "run", SLOW, "--input", '{"seconds": 60}', "--no-wait")
-    assert started.returncode == 0, started.stderr
-    request_id: str = json.loads(started.stdout)["request_id"]
-    return request_id
-
-
 @SIGNALS
 def test_interrupt_while_polling_a_queued_request_cancels_it_once(
     cli: CLI, tmp_path: Path, sig: signal.Signals
 ) -> None:
-    blocker = occupy_the_only_worker(cli)
+    blocker = cli.occupy_the_only_worker()
     out_dir = tmp_path / "out"
     command = ("run", SLOW, "--input", '{"seconds": 60}', "--poll-secs", "1", "--output-dir", str(out_dir))
     with background(cli.start(*command)) as process:
