@@ -1,5 +1,5 @@
-"""The model catalog on this side of the wire: a short-lived local cache of model records, and a model's inputs
-as table rows.
+"""The model catalog on this side of the wire: a short-lived local cache of model records, a model's inputs
+as table rows and its price as text.
 
 Owns the cache's file layout (one JSON file per model, named by the sha256 of the API base and the model id, in
 a 0700 directory, replaced atomically) and its rule that a cache must never break a run: every I/O or parsing
@@ -13,18 +13,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from runcomfy.json_limits import loads_bounded
 from runcomfy.safe_text import strip_controls
 
-__all__ = ["DEFAULT_SCHEMA_TTL_S", "InputRow", "SchemaCache", "input_rows"]
+__all__ = ["DEFAULT_SCHEMA_TTL_S", "InputRow", "SchemaCache", "input_rows", "price_label"]
 
 DEFAULT_SCHEMA_TTL_S = 600.0
 MAX_CACHE_FILE_BYTES = 8 * 1024 * 1024
@@ -55,13 +57,8 @@ class SchemaCache:
 
     def get(self, namespace: str, model_id: str) -> dict[str, Any] | None:
         """The cached record, or ``None`` when missing, expired, unreadable or corrupt."""
-        try:
-            with self.path_for(namespace, model_id).open("rb") as file:
-                content = file.read(MAX_CACHE_FILE_BYTES + 1)
-            entry = loads_bounded(content)
-        except (OSError, ValueError):
-            return None
-        if len(content) > MAX_CACHE_FILE_BYTES or not isinstance(entry, dict):
+        entry = read_cache_entry(self.path_for(namespace, model_id))
+        if entry is None:
             return None
         record, saved_at = entry.get("record"), entry.get("saved_at")
         if (
@@ -85,23 +82,40 @@ class SchemaCache:
             "saved_at": self._clock(),
             "record": dict(record),
         }
-        try:
-            content = json.dumps(entry, ensure_ascii=False, allow_nan=False).encode("utf-8")
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._write_atomically(self.path_for(namespace, model_id), content)
-        except (OSError, TypeError, ValueError, RecursionError):
-            return
+        write_cache_entry(self.path_for(namespace, model_id), entry)
 
-    def _write_atomically(self, target: Path, content: bytes) -> None:
-        descriptor, temp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+
+def read_cache_entry(path: Path) -> dict[str, Any] | None:
+    """The JSON object stored at ``path``, or ``None`` when it is missing, too big, unreadable or not an
+    object: for a cache, every such problem simply means "not cached"."""
+    try:
+        with path.open("rb") as file:
+            content = file.read(MAX_CACHE_FILE_BYTES + 1)
+        entry = loads_bounded(content)
+    except (OSError, ValueError):
+        return None
+    if len(content) > MAX_CACHE_FILE_BYTES or not isinstance(entry, dict):
+        return None
+    return entry
+
+
+def write_cache_entry(path: Path, entry: Mapping[str, Any]) -> None:
+    """Store ``entry`` as JSON at ``path`` through a temp file and a rename, so a reader never sees half a
+    file; the directory is created 0700. Any failure is dropped: a cache that cannot be written is no cache."""
+    try:
+        content = json.dumps(entry, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(content)
-            os.replace(temp_name, target)
+            os.replace(temp_name, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
             raise
+    except (OSError, TypeError, ValueError, RecursionError):
+        return
 
 
 @dataclass(frozen=True)
@@ -203,6 +217,25 @@ def _size_bounds(prop: Mapping[str, Any], low_key: str, high_key: str, unit: str
     if low is not None and low > 0:
         return "non-empty" if low == 1 else f">= {_value_text(low)} {unit}"
     return f"<= {_value_text(high)} {unit}" if high is not None else ""
+
+
+def price_label(record: Mapping[str, Any]) -> str:
+    """``$0.40/video``, ``$0.005/image``, ``$3.00``; ``""`` when the record has no numeric price.
+
+    Money reads best with two decimals, but a sub-cent price must keep every digit it has: the amount is
+    padded to two decimals, never rounded.
+    """
+    price, unit = _number(record.get("base_price_usd")), record.get("price_unit")
+    if price is None or (isinstance(price, float) and not math.isfinite(price)):
+        return ""
+    amount = f"${_money(price)}"
+    return f"{amount}/{_clean(unit)}" if isinstance(unit, str) and unit.strip() else amount
+
+
+def _money(price: int | float) -> str:
+    text = format(Decimal(repr(price)), "f")  # repr: the shortest text that reads back as the same float
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
 
 
 def _number(value: Any) -> int | float | None:

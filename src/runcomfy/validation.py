@@ -3,7 +3,9 @@
 Owns the translation of ``jsonschema`` errors into :class:`Problem` values a person can act on (one per field,
 "did you mean" for a misspelt name, expected versus actual type, the allowed values) and their text form. The
 checking itself is ``jsonschema``'s; this module only words its findings. ``format`` stays an annotation, as
-JSON Schema 2020-12 says by default, so a ``"format": "uri"`` never blocks a data: URI the server accepts.
+JSON Schema 2020-12 says by default, so a ``"format": "uri"`` never blocks a data: URI the server accepts. For
+the same reason an input the service takes on every model (``lora``) is left to the server when a model's
+schema does not declare it.
 
 It must never do I/O, never raise for a schema it cannot use (a broken schema means "no check": the server
 still validates), and never put unbounded text or control characters from the input into a message.
@@ -29,6 +31,10 @@ __all__ = ["Problem", "check_input", "format_problems"]
 
 SHOWN_VALUE_CHARS = 60
 DID_YOU_MEAN_CUTOFF = 0.6
+# Inputs the service takes on every base model (a LoRA: {"path": ..., "scale": ...}) though a model's published
+# schema may leave them out. A pre-flight check must not refuse what the service accepts, so these are checked
+# only where a schema declares them; otherwise the server has the last word.
+SERVICE_WIDE_INPUTS = frozenset({"lora"})
 
 _KINDS_BY_KEYWORD = {
     "type": "type",
@@ -64,6 +70,7 @@ class Problem:
 def check_input(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[Problem]:
     """Every problem of ``data`` against ``schema``, sorted by field; ``[]`` also when the schema is unusable."""
     schema = dict(schema)
+    data = _without_undeclared_service_inputs(schema, data)
     validator_class = validators.validator_for(schema, default=Draft202012Validator)
     try:
         validator_class.check_schema(schema)
@@ -75,6 +82,25 @@ def check_input(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[Prob
     for error in errors:
         found.update(_problems_of(error))
     return sorted(found, key=lambda p: (p.field, p.kind, p.message))
+
+
+def _without_undeclared_service_inputs(
+    schema: Mapping[str, Any], data: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """``data`` minus the :data:`SERVICE_WIDE_INPUTS` the schema does not declare at the top level (by name or
+    by a pattern), so no rule of the schema (closed properties, a property count, ...) can refuse them."""
+    if not isinstance(data, Mapping) or not SERVICE_WIDE_INPUTS.intersection(data):
+        return data
+    declared = schema.get("properties")
+    declared = declared if isinstance(declared, Mapping) else {}
+    by_pattern = schema.get("patternProperties")
+    patterns = [p for p in by_pattern if isinstance(p, str)] if isinstance(by_pattern, Mapping) else []
+    undeclared = {
+        name
+        for name in SERVICE_WIDE_INPUTS.intersection(data)
+        if name not in declared and not any(_matches(pattern, name) for pattern in patterns)
+    }
+    return {key: value for key, value in data.items() if key not in undeclared} if undeclared else data
 
 
 def format_problems(problems: Sequence[Problem]) -> str:

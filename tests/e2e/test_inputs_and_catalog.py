@@ -65,6 +65,7 @@ def test_models_get_shows_the_inputs_as_a_table_and_json_the_raw_record(cli: CLI
         "guidance_scale",
         "output_format",
         "safety_tolerance",
+        "lora",
     }
     assert rows["prompt"].split()[1:3] == ["string", "yes"]
     assert "0..4294967295" in rows["seed"] and "png, jpeg" in rows["output_format"]

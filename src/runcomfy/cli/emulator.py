@@ -6,6 +6,7 @@ when the command runs, so the rest of the CLI starts fast and works without them
 
 from __future__ import annotations
 
+import errno
 import secrets
 import shlex
 
@@ -15,6 +16,7 @@ from runcomfy.cli.context import app_context
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MISSING_EXTRA = "the emulator needs its extra: pip install 'runcomfy[emulator]'"
+_PORT_TAKEN = (errno.EADDRINUSE, errno.EACCES)  # in use, or privileged: any free port would do instead
 
 
 def _parse_duration(
@@ -125,7 +127,8 @@ def emulator_command(
             build_state(config), host=host, port=port, log_level="info", access_log=access_log
         )
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        hint = "; use --port 0 to pick a free port" if exc.errno in _PORT_TAKEN and port != 0 else ""
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
     out = app_context().output
     exports = {
         "RUNCOMFY_MODEL_API_BASE": server.model_api_base,

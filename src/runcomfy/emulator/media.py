@@ -1,7 +1,8 @@
 """Real media for the emulator's stand-in models: images and animations drawn with Pillow, and sized files.
 
-Everything here is a pure function of its inputs (prompt, seed, size, format): the same input gives the same
-bytes, so outputs never need storing; the file routes draw them again on demand. Sized files are computed
+Everything here is a pure function of its inputs (prompt, seed, size, format, LoRA): the same input gives the
+same bytes, so outputs never need storing; the file routes draw them again on demand. A LoRA shows on the
+picture as a colour cast chosen by its name, as strong as its scale, and a label naming it. Sized files are computed
 arithmetically from the byte offset, so a 2 GiB+ file is streamed without being held in memory or on disk.
 """
 
@@ -9,15 +10,39 @@ from __future__ import annotations
 
 import base64
 import binascii
+import colorsys
 import hashlib
 import io
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
 
 SIZED_BLOCK = bytes(range(256)) * 4096  # 1 MiB; byte at offset i of a sized file is i % 256
 _CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "gif": "image/gif"}
+
+
+LORA_TINT_PER_SCALE = 0.25  # scale 1 (the default) is a clear cast; 4, the top, is near the cap
+MAX_LORA_TINT = 0.8  # even at the top scale the scene stays visible under the cast
+
+
+@dataclass(frozen=True)
+class Lora:
+    """A LoRA applied to a picture: its file name or URL and its strength (0..4). Frozen, so it can be part of
+    a cache key."""
+
+    path: str
+    scale: float = 1.0
+
+    @property
+    def name(self) -> str:
+        """What the label shows: the file name, also for a URL (its last path segment)."""
+        if "://" in self.path:
+            segment = unquote(urlsplit(self.path).path.rstrip("/").rpartition("/")[2])
+            return segment or self.path
+        return self.path
 
 
 def content_type_for(fmt: str) -> str:
@@ -62,6 +87,26 @@ def _caption(draw: ImageDraw.ImageDraw, prompt: str, width: int, height: int) ->
     draw.text((8, height - height // 8 + 4), text, fill=(255, 255, 255), font=font)
 
 
+def _apply_lora(image: Image.Image, lora: Lora | None) -> Image.Image:
+    """The picture under a colour cast picked by the LoRA's name, as strong as its scale, with a label on top
+    naming it: a LoRA visibly changes the result, and two LoRAs (or two scales) differ."""
+    if lora is None:
+        return image
+    hue = hashlib.sha256(lora.path.encode()).digest()[0] / 255
+    red, green, blue = (int(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.85, 1.0))  # vivid, never grey
+    tint = Image.new("RGB", image.size, (red, green, blue))
+    tinted = Image.blend(image, tint, min(MAX_LORA_TINT, LORA_TINT_PER_SCALE * lora.scale))
+    width, height = tinted.size
+    draw = ImageDraw.Draw(tinted)
+    font = ImageFont.load_default(size=max(12, width // 40))
+    name = "".join(ch for ch in lora.name if ch.isprintable())
+    label = f"LoRA {name if len(name) <= 60 else name[:57] + '...'} (scale {lora.scale:g})"
+    band = max(20, height // 16)
+    draw.rectangle((0, 0, width, band), fill=(red // 4, green // 4, blue // 4))
+    draw.text((8, band // 6), label, fill=(255, 255, 255), font=font)
+    return tinted
+
+
 def _encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     if fmt == "jpeg":
@@ -73,14 +118,18 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def draw_image(prompt: str, seed: int, width: int, height: int, fmt: str = "png") -> bytes:
-    """A deterministic image for ``prompt`` and ``seed``."""
+def draw_image(
+    prompt: str, seed: int, width: int, height: int, fmt: str = "png", lora: Lora | None = None
+) -> bytes:
+    """A deterministic image for ``prompt`` and ``seed`` (and ``lora``, when one is applied)."""
     image = Image.new("RGB", (width, height))
     _paint_scene(image, prompt, _rng(prompt, seed))
-    return _encode(image, fmt)
+    return _encode(_apply_lora(image, lora), fmt)
 
 
-def edit_image(source: bytes | None, prompt: str, seed: int, fmt: str = "png") -> bytes:
+def edit_image(
+    source: bytes | None, prompt: str, seed: int, fmt: str = "png", lora: Lora | None = None
+) -> bytes:
     """A deterministic "edit" of ``source``: the original with shapes and the instruction painted over it.
 
     Without a decodable source (a remote URL the emulator must not fetch) a placeholder base is drawn.
@@ -99,7 +148,7 @@ def edit_image(source: bytes | None, prompt: str, seed: int, fmt: str = "png") -
         r = rng.randrange(max(width // 16, 4), max(width // 6, 8))
         draw.ellipse((x - r, y - r, x + r, y + r), outline=_colour(rng), width=max(2, width // 100))
     _caption(draw, f"edit: {prompt}", width, height)
-    return _encode(base, fmt)
+    return _encode(_apply_lora(base, lora), fmt)
 
 
 def draw_animation(prompt: str, seed: int, width: int, height: int, frames: int) -> bytes:

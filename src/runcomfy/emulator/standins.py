@@ -2,8 +2,10 @@
 
 ``openai/gpt-image-2/text-to-image`` draws images, ``blackforestlabs/flux-1-kontext/pro/edit`` paints over the
 image it is given (a data URI; a remote URL is never fetched: a placeholder is drawn), and
-``wan-ai/wan-2-2/text-to-video`` makes an animated WebP. Everything is a pure function of the input, cached a
-little because the file routes draw it again for every download.
+``wan-ai/wan-2-2/text-to-video`` makes an animated WebP. The two image models take the optional ``lora`` input
+the service documents for base models (``{"path": "my_lora_3000.safetensors", "scale": 1}``) and show it on
+the picture. Everything is a pure function of the input, cached a little because the file routes draw it
+again for every download.
 """
 
 from __future__ import annotations
@@ -36,14 +38,59 @@ _ASPECT_SIZES = {
 }
 
 
+_LORA: JSON = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["path"],
+    "properties": {
+        "path": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2048,
+            "description": "The LoRA: a file name (my_lora_3000.safetensors) or an https URL.",
+        },
+        "scale": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 4,
+            "default": 1,
+            "description": "How strongly the LoRA applies.",
+        },
+    },
+    "description": "A LoRA to apply: {path, scale}.",
+}
+
+
+def _lora_checks(input_data: JSON) -> list[JSON]:
+    """What the schema cannot say about ``lora.path``: not blank, and a URL only over https."""
+    lora = input_data.get("lora")
+    path = lora.get("path") if isinstance(lora, dict) else None
+    if not isinstance(path, str):
+        return []
+    if not path.strip():
+        return [detail(["lora", "path"], "lora.path must not be blank", "value_error")]
+    if "://" in path and not path.startswith("https://"):
+        return [detail(["lora", "path"], "lora.path must be a file name or an https URL", "value_error")]
+    return []
+
+
+def _lora_of(input_data: JSON) -> media.Lora | None:
+    lora = input_data.get("lora")
+    if not isinstance(lora, dict):
+        return None
+    return media.Lora(str(lora["path"]), float(lora.get("scale", 1)))
+
+
 @functools.lru_cache(maxsize=32)
-def _cached_image(prompt: str, seed: int, width: int, height: int, fmt: str) -> bytes:
-    return media.draw_image(prompt, seed, width, height, fmt)
+def _cached_image(
+    prompt: str, seed: int, width: int, height: int, fmt: str, lora: media.Lora | None
+) -> bytes:
+    return media.draw_image(prompt, seed, width, height, fmt, lora)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_edit(source: bytes | None, prompt: str, seed: int, fmt: str) -> bytes:
-    return media.edit_image(source, prompt, seed, fmt)
+def _cached_edit(source: bytes | None, prompt: str, seed: int, fmt: str, lora: media.Lora | None) -> bytes:
+    return media.edit_image(source, prompt, seed, fmt, lora)
 
 
 @functools.lru_cache(maxsize=8)
@@ -92,11 +139,16 @@ _KONTEXT_SCHEMA: JSON = {
             "default": 2,
             "description": "Moderation tolerance, 1 (strict) to 6 (permissive).",
         },
+        "lora": _LORA,
     },
 }
 
 
 def _kontext_checks(input_data: JSON) -> list[JSON]:
+    return _image_url_checks(input_data) + _lora_checks(input_data)
+
+
+def _image_url_checks(input_data: JSON) -> list[JSON]:
     value = input_data.get("image_url")
     if not isinstance(value, str):
         return []
@@ -123,7 +175,8 @@ def _kontext_file(input_data: JSON, name: str) -> RenderedFile | None:
         return None
     decoded = media.decode_data_uri(str(input_data.get("image_url", "")))
     source = decoded[1] if decoded else None
-    data = _cached_edit(source, str(input_data["prompt"]), int(input_data.get("seed", 0)), fmt)
+    prompt, seed = str(input_data["prompt"]), int(input_data.get("seed", 0))
+    data = _cached_edit(source, prompt, seed, fmt, _lora_of(input_data))
     return bytes_file(media.content_type_for(fmt), data)
 
 
@@ -175,6 +228,7 @@ _GPT_SCHEMA: JSON = {
             "description": "Background handling.",
         },
         "seed": _SEED,
+        "lora": _LORA,
     },
 }
 
@@ -199,9 +253,8 @@ def _gpt_file(input_data: JSON, name: str) -> RenderedFile | None:
         return None
     width, height = _GPT_SIZES[input_data.get("size", "1024x1024")]
     seed = int(input_data.get("seed", 0)) + names[name]
-    return bytes_file(
-        media.content_type_for(fmt), _cached_image(str(input_data["prompt"]), seed, width, height, fmt)
-    )
+    data = _cached_image(str(input_data["prompt"]), seed, width, height, fmt, _lora_of(input_data))
+    return bytes_file(media.content_type_for(fmt), data)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -274,6 +327,7 @@ def models() -> list[Model]:
             3.0,
             _gpt_produce,
             _gpt_file,
+            extra_checks=_lora_checks,
         ),
         Model(
             VIDEO_ID,
