@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import threading
@@ -37,7 +39,7 @@ from runcomfy.http import (
 from runcomfy.json_limits import MAX_JSON_DEPTH, depth_exceeds
 from runcomfy.polling import UpdateHook
 from runcomfy.results import CancelOutcome, Result
-from runcomfy.retry import RetryHook, RetryPolicy, call_with_retries, should_retry_submit
+from runcomfy.retry import RecoverHook, RetryHook, RetryPolicy, call_with_retries, should_retry_submit
 from runcomfy.status import RequestStatus, parse_status
 
 if TYPE_CHECKING:
@@ -59,6 +61,10 @@ class Client:
     ``RUNCOMFY_MODEL_API_BASE``, ``RUNCOMFY_WEB_BASE``), which wins over ``token.json`` and the defaults.
     ``max_retries`` caps tries of a transient failure (``None``: keep trying for ``retry_window_s``).
     ``sleep``/``clock``/``transport`` are the seams for tests; ``trace`` receives masked HTTP trace lines.
+    ``on_retry`` hears of each retry of a transient failure (a :class:`~runcomfy.retry.RetryNotice`) and
+    ``on_recovered(failed_attempts, seconds)`` of the success that ends it. ``look_up_token=False`` with no
+    ``token`` makes a client without one (the device-code login needs none, and must work when the token file
+    is broken).
     """
 
     def __init__(
@@ -76,6 +82,8 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         trace: TraceHook | None = None,
         on_retry: RetryHook | None = None,
+        on_recovered: RecoverHook | None = None,
+        look_up_token: bool = True,
     ) -> None:
         env = os.environ if env is None else env
         self.model_api_base = _base(model_api_base, "model_api_base") or config.model_api_base(env)
@@ -83,7 +91,7 @@ class Client:
         self.token_warnings: tuple[str, ...] = ()
         if isinstance(token, str):
             token = Token(token, source="argument")
-        elif token is None:
+        elif token is None and look_up_token:
             lookup = find_token(env)
             token, self.token_warnings = lookup.token, lookup.warnings
         self.token_source = token.source if token else None
@@ -91,6 +99,7 @@ class Client:
             max_attempts=None if max_retries is None else max_retries + 1, outage_window_s=retry_window_s
         )
         self.on_retry = on_retry
+        self.on_recovered = on_recovered
         self._sleep, self._clock = sleep, clock
         self._http = HttpSession(
             token=token,
@@ -116,6 +125,16 @@ class Client:
     @property
     def has_token(self) -> bool:
         return self.token_source is not None
+
+    def token_fingerprint(self, key: bytes) -> str | None:
+        """An HMAC-SHA256 of the token under ``key`` (hex, 32 chars), or ``None`` without a token.
+
+        Tells tokens apart (the journal scopes what it reuses by it) without the token leaving this object.
+        """
+        token = self._http.token
+        if token is None:
+            return None
+        return hmac.new(key, token.reveal().encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- the Model API ------------------------------------------------------------------------------------------
 
@@ -155,9 +174,16 @@ class Client:
         quote_request_id(request_id)
         return RequestHandle(self, request_id)
 
-    def status(self, request_id: str) -> RequestStatus:
-        """``GET /requests/{id}/status`` as a typed value; ``.payload`` holds the whole reply."""
-        return self.handle(request_id).status()
+    def status(self, request_id: str, *, retry: bool = True, timeout_s: float | None = None) -> RequestStatus:
+        """``GET /requests/{id}/status`` as a typed value; ``.payload`` holds the whole reply.
+
+        ``retry=False`` and a short ``timeout_s`` suit a quick look at many requests (``requests list``).
+        """
+        handle = self.handle(request_id)
+        if retry and timeout_s is None:
+            return handle.status()
+        payload = self._get_json(handle.status_url, request_id, retry=retry, timeout_s=timeout_s)
+        return parse_status(payload)
 
     def result(self, request_id: str) -> Result:
         """``GET /requests/{id}/result``."""
@@ -188,23 +214,27 @@ class Client:
             timeout=timeout, on_update=on_update, poll_interval_s=poll_interval_s, cancel_on_timeout=True
         )
 
-    def download(self, result: Result, output_dir: str | os.PathLike[str]) -> list[SavedFile]:
-        """Save every trusted file of a finished result into ``output_dir`` (contract 5.2-5.4); the saved files.
+    def download(self, result: Result | Any, output_dir: str | os.PathLike[str]) -> list[SavedFile]:
+        """Save every trusted file of a finished result (a :class:`Result` or its ``output`` value) into
+        ``output_dir``; the saved files.
 
         Trusted: ``https`` subdomains of runcomfy.net/.com, and this client's own Model API origin (how an
-        emulator's files are fetched). Untrusted URLs are never fetched. Raises :class:`DownloadError` when a
-        trusted file cannot be saved (no partial file is left behind).
+        emulator's files are fetched). Untrusted URLs are never fetched; they are logged as a warning on the
+        ``runcomfy.downloads`` logger. Raises :class:`DownloadError` when a trusted file cannot be saved (no
+        partial file is left behind).
         """
         from runcomfy.downloads import download_outputs, origin_of
         from runcomfy.errors import DownloadError
 
-        report = download_outputs(result.output, output_dir, trusted_origins=[origin_of(self.model_api_base)])
+        output = result.output if isinstance(result, Result) else result
+        request_id = result.request_id if isinstance(result, Result) else None
+        report = download_outputs(output, output_dir, trusted_origins=[origin_of(self.model_api_base)])
         if report.failed:
             url, error = report.failed[0]
             raise DownloadError(
                 f"{len(report.failed)} file(s) could not be saved; first: {error}",
                 url=url,
-                request_id=result.request_id,
+                request_id=request_id,
             )
         return report.saved
 
@@ -269,11 +299,14 @@ class Client:
         limit: int = 100,
         offset: int = 0,
         include_schema: bool = False,
+        timeout_s: float | None = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
         """``GET {model_api_base}/models``: the raw page, ``{"models": [...], "total": N, ...}``.
 
         ``limit`` is 1-500 and ``offset`` >= 0 (the service's bounds, checked here before any call); empty or
-        ``None`` filters are left out of the query.
+        ``None`` filters are left out of the query. ``timeout_s`` and ``retry=False`` are for callers on a
+        time budget (a "did you mean" lookup must give up in seconds, not ride out an outage).
         """
         if not 1 <= limit <= MAX_MODELS_PAGE or offset < 0:
             raise InvalidInput(f"limit must be 1-{MAX_MODELS_PAGE} and offset >= 0 (got {limit}, {offset})")
@@ -283,15 +316,23 @@ class Client:
         if include_schema:
             params["include_schema"] = "true"
         url = str(httpx.URL(join_url(self.model_api_base, "models"), params=params))
-        return self._get_json(url, None)
+
+        def once() -> dict[str, Any]:
+            return self._http.request_json("GET", url, timeout_s=timeout_s)
+
+        return self._retrying(once) if retry else once()
 
     def model_categories(self) -> list[str]:
         """``GET {model_api_base}/models/categories``: the category names."""
-        url = join_url(self.model_api_base, "models", "categories")
-        categories = self._get_json(url, None).get("categories")
+        categories = self.catalog_categories().get("categories")
         if not isinstance(categories, list):
+            url = join_url(self.model_api_base, "models", "categories")
             raise APIResponseError(f"GET {url}: the reply has no categories list")
         return [name for name in categories if isinstance(name, str)]
+
+    def catalog_categories(self) -> dict[str, Any]:
+        """``GET {model_api_base}/models/categories``: the raw payload, every key the service sent."""
+        return self._get_json(join_url(self.model_api_base, "models", "categories"), None)
 
     def get_model(
         self,
@@ -358,12 +399,18 @@ class Client:
         )
 
     def _get_json(
-        self, url: str, request_id: str | None, *, retry: bool = True, policy: RetryPolicy | None = None
+        self,
+        url: str,
+        request_id: str | None,
+        *,
+        retry: bool = True,
+        policy: RetryPolicy | None = None,
+        timeout_s: float | None = None,
     ) -> dict[str, Any]:
         """One GET through the funnel, retried through transient errors unless ``retry`` is false."""
 
         def once() -> dict[str, Any]:
-            return self._http.request_json("GET", url, request_id=request_id)
+            return self._http.request_json("GET", url, request_id=request_id, timeout_s=timeout_s)
 
         return self._retrying(once, request_id=request_id, policy=policy) if retry else once()
 
@@ -381,6 +428,7 @@ class Client:
                 sleep=self._sleep,
                 clock=self._clock,
                 on_retry=self.on_retry,
+                on_recovered=self.on_recovered,
             )
         except RunComfyError as exc:
             if exc.request_id is None:

@@ -8,9 +8,11 @@ text) to exit codes in ``cli/exit_codes.py``; so a new failure mode needs a type
     RunComfyError
     ├── ConfigError                      bad base URL or environment value
     ├── InvalidInput                     input JSON malformed, not an object, too deep (exit 65)
-    │   └── InputFileNotFound            --input-file path missing (exit 66)
+    │   ├── InputFileNotFound            an input file (--input-file, --batch, key=@file) is missing (exit 66)
+    │   └── InputProblems                the input breaks the model's schema, each problem listed (exit 65)
     ├── NotAuthenticated                 no token anywhere (exit 77)
-    ├── TokenFileError                   token.json unreadable, symlinked or unwritable
+    ├── TokenFileError                   token.json cannot be written or removed (exit 74)
+    │   └── InvalidTokenFile             token.json unreadable, symlinked or not a token file (exit 77)
     ├── LoginError                       device flow ended without a token
     │   ├── LoginDenied                  user clicked Deny (exit 77)
     │   └── LoginExpired                 device code expired / flow timed out (exit 75)
@@ -29,13 +31,18 @@ text) to exit codes in ``cli/exit_codes.py``; so a new failure mode needs a type
     ├── RequestFailed                    the request ended `failed` (exit 1)
     ├── RequestCancelled                 the request ended `cancelled` (exit 1)
     ├── WaitTimeout                      --timeout reached while waiting (exit 75)
+    ├── StatusStuck                      an unknown status unchanged for the retry window (exit 69)
     ├── DownloadError                    a trusted file could not be saved (exit 74)
-    │   └── DownloadTooLarge             over the 2 GiB cap
+    │   ├── DownloadTooLarge             over the 2 GiB cap
+    │   └── OutputDirectoryError         the output directory cannot be created or written (exit 73)
     ├── Interrupted                      Ctrl-C / SIGTERM after the cancel attempt (exit 130)
     └── JournalError                     the local request journal cannot be opened or written
 
 Messages never contain the token: the HTTP layer builds them from status, error body and URL only, and the
 URL never carries credentials.
+
+Every error may carry a ``hint``: the next step, set where the cause is known (the CLI otherwise falls back to
+the hint of the error's type, or shows none when the message already says what to fix).
 """
 
 from __future__ import annotations
@@ -46,13 +53,20 @@ from typing import Any
 class RunComfyError(Exception):
     """Root of every error the library raises.
 
-    ``request_id`` is set whenever a remote request exists, so a caller can always resume it.
+    ``request_id`` is set whenever a remote request exists, so a caller can always resume it. ``hint`` is an
+    optional next step for a person, set by whoever knows the cause best (``None``: none beyond the message).
+    ``detail`` is structured data behind the message (a server's error object, a list of input problems).
     """
 
-    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+    hint: str | None = None
+    detail: Any = None
+
+    def __init__(self, message: str, *, request_id: str | None = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.request_id = request_id
+        if hint is not None:
+            self.hint = hint
 
     def __str__(self) -> str:
         return self.message
@@ -70,12 +84,39 @@ class InputFileNotFound(InvalidInput):
     """An input file named on the command line does not exist."""
 
 
+class InputProblems(InvalidInput):
+    """The input breaks the model's schema; nothing was sent.
+
+    ``problems`` lists each as ``{"field", "message", "kind"}`` (plus ``"line"`` in a batch), also given as
+    ``detail``; ``headline`` is the message without them, for a display that lists them one per line.
+    """
+
+    def __init__(self, headline: str, problems: list[dict[str, Any]], *, hint: str | None = None) -> None:
+        super().__init__(f"{headline}: {'; '.join(problem_text(p) for p in problems)}", hint=hint)
+        self.headline = headline
+        self.problems = problems
+        self.detail = problems
+
+
+def problem_text(problem: dict[str, Any]) -> str:
+    """``line 3: seed: must be >= 0`` (the line only in a batch; no field for the input as a whole)."""
+    where = [f"line {problem['line']}"] if problem.get("line") is not None else []
+    if problem.get("field"):
+        where.append(str(problem["field"]))
+    return ": ".join([*where, str(problem.get("message", ""))])
+
+
 class NotAuthenticated(RunComfyError):
     """No token was found in the environment or the token file."""
 
 
 class TokenFileError(RunComfyError):
-    """The token file cannot be read or written safely."""
+    """The token file cannot be written or removed safely (a local I/O problem)."""
+
+
+class InvalidTokenFile(TokenFileError):
+    """The token file cannot be used: unreadable, a symlink, or not a token file. An authentication problem:
+    ``runcomfy login`` replaces it."""
 
 
 class LoginError(RunComfyError):
@@ -184,6 +225,7 @@ class RequestFailed(RunComfyError):
     def __init__(self, message: str, *, request_id: str | None = None, error: Any = None) -> None:
         super().__init__(message, request_id=request_id)
         self.error = error
+        self.detail = error
 
 
 class RequestCancelled(RunComfyError):
@@ -192,6 +234,13 @@ class RequestCancelled(RunComfyError):
 
 class WaitTimeout(RunComfyError):
     """The caller's overall deadline passed before the request finished."""
+
+
+class StatusStuck(RunComfyError):
+    """The service kept answering a status this library does not know, unchanged for the whole retry window.
+
+    Waiting on is pointless but the request may still finish: ``request_id`` says which one to fetch later.
+    """
 
 
 class DownloadError(RunComfyError):
@@ -206,18 +255,13 @@ class DownloadTooLarge(DownloadError):
     """A file exceeds the download size cap."""
 
 
+class OutputDirectoryError(DownloadError):
+    """The output directory cannot be created or written (checked before anything is submitted)."""
+
+
 class Interrupted(RunComfyError):
     """The user interrupted the command (Ctrl-C or SIGTERM)."""
 
 
 class JournalError(RunComfyError):
     """The local request journal (SQLite in the state dir) cannot be opened or written."""
-
-
-class BatchFailed(RunComfyError):
-    """Some items of a batch did not succeed. ``exit_code`` is the exit class all the failures share (e.g. 77
-    when every item was refused with 401), or 1 when they differ or only some items failed."""
-
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code

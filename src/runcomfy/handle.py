@@ -80,6 +80,7 @@ class RequestHandle:
             poll_interval_s=poll_interval_s,
             deadline=deadline_after(timeout, client._clock),
             on_retry=client.on_retry,
+            on_recovered=client.on_recovered,
         )
 
     def wait(
@@ -105,6 +106,7 @@ class RequestHandle:
             "policy": client.retry_policy,
             "deadline": deadline,
             "on_retry": client.on_retry,
+            "on_recovered": client.on_recovered,
         }
         try:
             final = wait_for_terminal(

@@ -312,14 +312,14 @@ class HttpSession:
         transport: httpx.BaseTransport | None = None,
         trace: TraceHook | None = None,
     ) -> None:
-        self._token = token
+        self.token = token
         self.secrets: tuple[str, ...] = (token.reveal(),) if token else ()
         origins = frozenset(filter(None, (origin_of(url) for url in trusted_origins)))
         self._auth = _ScopedBearer(token, origins) if token else None
         self.client = build_client(timeout=timeout_s, transport=transport, trace=trace, secrets=self.secrets)
 
     def __repr__(self) -> str:
-        return f"HttpSession(token={'set' if self._token else 'unset'})"
+        return f"HttpSession(token={'set' if self.token else 'unset'})"
 
     def send(
         self,

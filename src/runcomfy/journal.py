@@ -1,9 +1,16 @@
-"""The local request journal: a SQLite record of every submitted request (contract 6.6, principle 2).
+"""The local request journal: a SQLite record of every submitted request, so a paid result is never lost.
 
 Owns the database in the state directory: one row per request id with the model, a digest of the input (never
-the input itself), when it was submitted, the last known status, the output directory and API base, and later
-the output, error and saved files. Written in WAL mode with short transactions and a busy timeout, so several
-``runcomfy`` processes can record at once. Each thread keeps one connection; no lock is held between calls.
+the input itself), when it was submitted, the last known status, the output directory and API base, the
+identity that submitted it, and later the output, error and saved files. Written in WAL mode with short
+transactions and a busy timeout, so several ``runcomfy`` processes can record at once. Each thread keeps one
+connection; no lock is held between calls.
+
+Identity: a row is only reused (batch resume, ``result`` reuse, ``requests list``) by the same API base and the
+same identity, so a token of another account never sees "already done" for work it did not pay for. The
+identity is an HMAC of the token under a random key kept in the database (:meth:`Journal.scope_for`): it tells
+tokens apart without storing anything from which a token could be recovered.
+
 It must never print, never store the token, and never raise anything but :class:`JournalError` for its own
 failures.
 """
@@ -13,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -20,14 +28,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runcomfy import config
 from runcomfy.errors import JournalError
+from runcomfy.journal_statuses import STATUS_FILTERS
 from runcomfy.json_limits import digest
 
 JOURNAL_FILE_NAME = "requests.sqlite3"
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _BUSY_TIMEOUT_S = 10.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -54,8 +63,22 @@ CREATE TABLE IF NOT EXISTS batch_items (
     updated_at     TEXT NOT NULL,
     PRIMARY KEY (batch_key, line)
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key            TEXT PRIMARY KEY,
+    value          TEXT NOT NULL
+);
 """
+# Columns added after the first release, with the statement that adds them to an older database.
+_MIGRATIONS = {"identity": "ALTER TABLE requests ADD COLUMN identity TEXT"}
 _UNSET: Any = object()
+
+
+class TokenHolder(Protocol):
+    """What :meth:`Journal.scope_for` needs of a client: its base, and a keyed fingerprint of its token."""
+
+    model_api_base: str
+
+    def token_fingerprint(self, key: bytes) -> str | None: ...
 
 
 def default_journal_path(env: Mapping[str, str] | None = None) -> Path:
@@ -66,6 +89,14 @@ def default_journal_path(env: Mapping[str, str] | None = None) -> Path:
 def input_digest(value: Any) -> str:
     """``sha256:<hex>`` of the canonical JSON of the input: recognises a repeat without keeping the input."""
     return digest(value)
+
+
+@dataclass(frozen=True)
+class JournalScope:
+    """Whose rows may be reused: the API base and the identity (token fingerprint; ``None`` with no token)."""
+
+    model_api_base: str
+    identity: str | None
 
 
 @dataclass(frozen=True)
@@ -83,6 +114,11 @@ class JournalEntry:
     output: Any = None
     error: Any = None
     files: list[dict[str, Any]] = field(default_factory=list)
+    identity: str | None = None
+
+    def in_scope(self, scope: JournalScope) -> bool:
+        """Whether this row was made through the same API base by the same identity."""
+        return self.model_api_base == scope.model_api_base and self.identity == scope.identity
 
 
 @dataclass(frozen=True)
@@ -114,6 +150,7 @@ class Journal:
         self._now = now
         self._ready = False
         self._local = threading.local()
+        self._key: bytes | None = None
 
     def __repr__(self) -> str:
         return f"Journal(path={str(self.path)!r})"
@@ -127,8 +164,12 @@ class Journal:
         model_api_base: str,
         output_dir: str | os.PathLike[str] | None = None,
         status: str = "submitted",
+        identity: str | None = None,
     ) -> JournalEntry:
-        """Record a just-submitted request (before polling starts). Recording the same id again replaces it."""
+        """Record a just-submitted request (before polling starts). Recording the same id again replaces it.
+
+        ``identity`` is the submitting token's fingerprint (:meth:`scope_for`), never the token.
+        """
         stamp = self._stamp()
         row = (
             request_id,
@@ -139,11 +180,12 @@ class Journal:
             status,
             None if output_dir is None else os.path.abspath(output_dir),
             model_api_base,
+            identity,
         )
         with self._write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO requests (request_id, model_id, input_digest, created_at, updated_at,"
-                " status, output_dir, model_api_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, output_dir, model_api_base, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         entry = self.get(request_id)
@@ -179,28 +221,65 @@ class Journal:
             )
             return cursor.rowcount > 0
 
-    def get(self, request_id: str) -> JournalEntry | None:
-        """The entry for ``request_id``, or ``None``."""
+    def get(self, request_id: str, *, scope: JournalScope | None = None) -> JournalEntry | None:
+        """The entry for ``request_id``, or ``None`` (also when ``scope`` is given and the row is not in it)."""
         with self._read() as db:
             row = db.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
-        return None if row is None else _entry(row)
+        entry = None if row is None else _entry(row)
+        if entry is not None and scope is not None and not entry.in_scope(scope):
+            return None
+        return entry
 
     def list(
-        self, limit: int = 20, *, status: str | None = None, model: str | None = None
+        self,
+        limit: int = 20,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        scope: JournalScope | None = None,
     ) -> list[JournalEntry]:
-        """Entries newest first, optionally only one status (case-insensitive) or one model id."""
-        clauses, params = [], []
+        """Entries newest first, optionally only one status (a key of :data:`STATUS_FILTERS`, or any recorded
+        spelling, case-insensitive), one model id, or one scope (``None``: every identity and API base)."""
+        clauses: list[str] = []
+        params: list[str | None] = []
         if status is not None:
-            clauses.append("lower(status) = lower(?)")
-            params.append(status)
+            spellings = STATUS_FILTERS.get(status.lower(), (status,))
+            clauses.append(f"lower(status) IN ({', '.join('?' * len(spellings))})")
+            params.extend(s.lower() for s in spellings)
         if model is not None:
             clauses.append("model_id = ?")
             params.append(model)
+        if scope is not None:
+            clauses.append("model_api_base = ? AND identity IS ?")
+            params.extend([scope.model_api_base, scope.identity])
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT * FROM requests {where} ORDER BY created_at DESC, rowid DESC LIMIT ?"
         with self._read() as db:
             rows = db.execute(query, (*params, max(int(limit), 0))).fetchall()
         return [_entry(row) for row in rows]
+
+    def count(self) -> int:
+        """How many requests are recorded, in every scope."""
+        with self._read() as db:
+            return int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
+
+    def scope_for(self, client: TokenHolder) -> JournalScope:
+        """The scope of ``client``: its API base and an HMAC of its token under this journal's own key."""
+        return JournalScope(client.model_api_base, client.token_fingerprint(self._identity_key()))
+
+    def _identity_key(self) -> bytes:
+        """This journal's random key for identity fingerprints (made once, kept in the ``meta`` table)."""
+        if self._key is not None:
+            return self._key
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'identity_key'").fetchone()
+            if row is None:
+                value = secrets.token_hex(32)
+                db.execute("INSERT INTO meta (key, value) VALUES ('identity_key', ?)", (value,))
+            else:
+                value = row[0]
+        self._key = bytes.fromhex(value)
+        return self._key
 
     def close(self) -> None:
         """Close this thread's connection (other threads' connections close when their threads end)."""
@@ -330,6 +409,11 @@ class Journal:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+            for column, statement in _MIGRATIONS.items():
+                if column not in columns:
+                    with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         finally:
             db.close()
@@ -368,4 +452,5 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         output=_from_json(row["output_json"]),
         error=_from_json(row["error_json"]),
         files=_from_json(row["files_json"]) or [],
+        identity=row["identity"],
     )

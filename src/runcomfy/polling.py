@@ -1,8 +1,10 @@
 """The one wait loop: poll a request's status until it is terminal, within an overall deadline.
 
 Owns the interval (``max(poll_interval_s, 1)``), the deadline on a monotonic clock, the ``on_update`` callback
-(called when the rendered status changes), retries of transient errors through :mod:`runcomfy.retry`, and the
-re-fetch with backoff of a result that lags a terminal status (contract 6.3). Every error leaving this module
+(called when the rendered status changes), retries of transient errors through :mod:`runcomfy.retry`, the
+re-fetch with backoff of a result that lags a terminal status, and the bound on a status this library does not
+know: it is polled on (a new server status must not kill a paid run) but if it stays the same for the retry
+window, the wait ends with :class:`StatusStuck` instead of polling forever. Every error leaving this module
 carries the request id, so the caller can always say how to resume. It must never cancel (the caller decides,
 see ``Client.run``), never print and never sleep except through the injected ``sleep``.
 """
@@ -12,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from runcomfy.errors import RunComfyError, WaitTimeout
-from runcomfy.retry import RetryHook, RetryPolicy, backoff_delay, call_with_retries, should_retry
-from runcomfy.status import RequestStatus
+from runcomfy.errors import RunComfyError, StatusStuck, WaitTimeout
+from runcomfy.retry import RecoverHook, RetryHook, RetryPolicy, backoff_delay, call_with_retries, should_retry
+from runcomfy.status import RequestStatus, Unknown
 
 T = TypeVar("T")
 UpdateHook = Callable[[RequestStatus], None]
@@ -36,13 +38,16 @@ def poll_statuses(
     poll_interval_s: float = 2.0,
     deadline: float | None = None,
     on_retry: RetryHook | None = None,
+    on_recovered: RecoverHook | None = None,
 ) -> Iterator[RequestStatus]:
     """Yield every status observed (the first at once), stopping after a terminal one.
 
     Raises :class:`WaitTimeout` once ``deadline`` has passed without a terminal status; one last poll is made
-    at the deadline itself so a request finishing just in time is not reported as timed out.
+    at the deadline itself so a request finishing just in time is not reported as timed out. Raises
+    :class:`StatusStuck` when an unknown status stays the same for ``policy.outage_window_s``.
     """
     interval = max(poll_interval_s, MIN_POLL_INTERVAL_S)
+    unknown: tuple[str, float] | None = None  # the unknown status being seen, and since when
     while True:
         status = fetch_once(
             fetch_status,
@@ -52,6 +57,7 @@ def poll_statuses(
             policy=policy,
             deadline=deadline,
             on_retry=on_retry,
+            on_recovered=on_recovered,
         )
         yield status
         if status.is_terminal:
@@ -62,7 +68,25 @@ def poll_statuses(
                 f"timed out waiting for request {request_id} (last status: {status.describe()})",
                 request_id=request_id,
             )
+        unknown = _track_unknown(status, unknown, now)
+        if unknown is not None and now - unknown[1] >= policy.outage_window_s:
+            raise StatusStuck(
+                f"request {request_id} has reported the status {status.describe()!r}, which this client does "
+                f"not know, for {now - unknown[1]:.0f} s; stopped waiting",
+                request_id=request_id,
+            )
         sleep(interval if deadline is None else min(interval, deadline - now))
+
+
+def _track_unknown(
+    status: RequestStatus, seen: tuple[str, float] | None, now: float
+) -> tuple[str, float] | None:
+    """Since when the current unknown status has been reported unchanged (``None`` for a known status)."""
+    if not isinstance(status, Unknown):
+        return None
+    if seen is not None and seen[0] == status.describe():
+        return seen
+    return (status.describe(), now)
 
 
 def wait_for_terminal(
@@ -76,6 +100,7 @@ def wait_for_terminal(
     deadline: float | None = None,
     on_update: UpdateHook | None = None,
     on_retry: RetryHook | None = None,
+    on_recovered: RecoverHook | None = None,
 ) -> RequestStatus:
     """Poll until terminal and return that status; ``on_update`` sees each change of ``describe()``."""
     last_shown: str | None = None
@@ -89,6 +114,7 @@ def wait_for_terminal(
         poll_interval_s=poll_interval_s,
         deadline=deadline,
         on_retry=on_retry,
+        on_recovered=on_recovered,
     ):
         shown = status.describe()
         if on_update is not None and shown != last_shown:
@@ -107,6 +133,7 @@ def fetch_once(
     policy: RetryPolicy,
     deadline: float | None = None,
     on_retry: RetryHook | None = None,
+    on_recovered: RecoverHook | None = None,
 ) -> T:
     """One logical fetch, retried through transient failures; tagged with ``request_id`` if it fails.
 
@@ -115,7 +142,13 @@ def fetch_once(
     """
     try:
         return call_with_retries(
-            fetch, policy=policy, sleep=sleep, clock=clock, deadline=deadline, on_retry=on_retry
+            fetch,
+            policy=policy,
+            sleep=sleep,
+            clock=clock,
+            deadline=deadline,
+            on_retry=on_retry,
+            on_recovered=on_recovered,
         )
     except RunComfyError as exc:
         if exc.request_id is None:
@@ -137,6 +170,7 @@ def fetch_until_settled(
     policy: RetryPolicy,
     deadline: float | None = None,
     on_retry: RetryHook | None = None,
+    on_recovered: RecoverHook | None = None,
 ) -> T:
     """Fetch until ``settled(value)``, backing off between tries: for a result that lags its status.
 
@@ -155,6 +189,7 @@ def fetch_until_settled(
             policy=policy,
             deadline=deadline,
             on_retry=on_retry,
+            on_recovered=on_recovered,
         )
         if settled(value):
             return value

@@ -31,7 +31,22 @@ from runcomfy.errors import (
 )
 
 T = TypeVar("T")
-RetryHook = Callable[[RunComfyError, int, float], None]
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """What a retry hook hears before each retry: the failure, which retry this is (``attempt == 1`` starts an
+    episode of failures), the wait before it, and how long the episode may still last before it gives up."""
+
+    error: RunComfyError
+    attempt: int
+    delay_s: float
+    gives_up_in_s: float
+
+
+RetryHook = Callable[[RetryNotice], None]
+RecoverHook = Callable[[int, float], None]
+"""Called as ``on_recovered(failed_attempts, seconds)`` when a call succeeds after failing: an episode's end."""
 
 
 @dataclass(frozen=True)
@@ -139,26 +154,33 @@ def call_with_retries(
     retry_if: Callable[[BaseException], bool] = should_retry,
     deadline: float | None = None,
     on_retry: RetryHook | None = None,
+    on_recovered: RecoverHook | None = None,
     rand: Callable[[], float] = random.random,
 ) -> T:
     """Call ``fn`` until it succeeds, the error is not retryable, or time runs out; then raise the last error.
 
     Time runs out at ``policy.outage_window_s`` after the first try, or at ``deadline`` (a ``clock()`` value),
     whichever comes first; the last wait is shortened so one final try happens at that limit.
+    ``on_retry`` hears of each retry and ``on_recovered`` of a success after failures, so a caller can say when
+    an outage starts and when it ends.
     """
     started = clock()
     attempt = 0
     while True:
         try:
-            return fn()
+            value = fn()
         except RunComfyError as exc:
             attempt += 1
             delay = _next_delay(exc, attempt, policy, retry_if, started, deadline, clock, rand)
             if delay is None:
                 raise
             if on_retry is not None:
-                on_retry(exc, attempt, delay)
+                on_retry(RetryNotice(exc, attempt, delay, _limit(policy, started, deadline) - clock()))
             sleep(delay)
+            continue
+        if attempt and on_recovered is not None:
+            on_recovered(attempt, clock() - started)
+        return value
 
 
 def _next_delay(
@@ -176,12 +198,15 @@ def _next_delay(
         return None
     if policy.max_attempts is not None and attempt >= policy.max_attempts:
         return None
-    limit = started + policy.outage_window_s
-    if deadline is not None:
-        limit = min(limit, deadline)
-    remaining = limit - clock()
+    remaining = _limit(policy, started, deadline) - clock()
     if remaining <= 0:
         return None
     hint = getattr(exc, "retry_after_s", None)
     delay = backoff_delay(attempt, policy, retry_after_s=hint, rand=rand)
     return max(0.0, min(delay, remaining))
+
+
+def _limit(policy: RetryPolicy, started: float, deadline: float | None) -> float:
+    """The ``clock()`` value at which an episode that started at ``started`` gives up."""
+    limit = started + policy.outage_window_s
+    return limit if deadline is None else min(limit, deadline)

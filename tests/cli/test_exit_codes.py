@@ -43,7 +43,10 @@ CASES: list[tuple[BaseException, int]] = [
     (errors.APIResponseError("not JSON"), 69),
     (errors.DownloadError("disk full"), 74),
     (errors.DownloadTooLarge("over 2 GiB"), 74),
-    (errors.TokenFileError("symlink refused"), 74),
+    (errors.TokenFileError("cannot write token.json"), 74),
+    (errors.InvalidTokenFile("token.json is not a valid token file"), 77),
+    (errors.OutputDirectoryError("cannot create out/"), 73),
+    (errors.StatusStuck("status `mystery` for 300 s", request_id="r"), 69),
     (PermissionError("output dir not writable"), 74),
     (OSError(28, "No space left on device"), 74),
     (errors.APITimeoutError("read timed out"), 75),
@@ -148,3 +151,29 @@ def test_hint_has_no_resume_command_without_a_request_id() -> None:
 
 def test_failed_request_gets_no_resume_hint() -> None:
     assert hint_for(errors.RequestFailed("model error", request_id="req-42")) is None
+
+
+def test_an_errors_own_hint_wins_over_its_types_hint() -> None:
+    own = errors.NotAuthenticated("no token", hint="use the token of the staging account")
+    assert hint_for(own) == "use the token of the staging account"
+
+
+def test_input_errors_get_no_generic_hint_since_their_message_names_the_problem() -> None:
+    assert hint_for(errors.InvalidInput("--input: invalid JSON: Expecting value")) is None
+    assert hint_for(errors.InputFileNotFound("--batch: nope.jsonl: no such file")) is None
+    assert hint_for(_status(errors.ValidationError, 422)) is None
+
+
+def test_resume_command_is_not_repeated_when_the_own_hint_names_it() -> None:
+    timeout = errors.WaitTimeout(
+        "not finished", request_id="r-9", hint="fetch it later with `runcomfy result r-9`"
+    )
+    assert hint_for(timeout) == "fetch it later with `runcomfy result r-9`"
+
+
+def test_a_batch_failure_exits_with_the_class_its_items_share() -> None:
+    from runcomfy.cli.exit_codes import BatchFailed
+
+    failed = BatchFailed("6 of 6 item(s) did not succeed", exit_code=77, hint="run `runcomfy login`")
+    assert classify(failed) == 77
+    assert hint_for(failed) == "run `runcomfy login`"

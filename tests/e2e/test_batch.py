@@ -28,7 +28,7 @@ def saved_files(out: Path) -> list[Path]:
 
 def assert_each_line_saved_once(out: Path, count: int) -> None:
     names = sorted(p.name for p in saved_files(out))
-    width = len(str(count + 2))
+    width = max(3, len(str(count + 2)))  # at least three digits: 003-f1.bin
     expected = sorted(
         f"{n + 2:0{width}d}-f{n}.bin" for n in range(1, count + 1)
     )  # +2: comment and blank line
@@ -113,9 +113,11 @@ def test_a_rerun_of_a_finished_batch_submits_nothing_and_restart_submits_everyth
     again = cli.run(*command)
     assert again.returncode == 0 and "already done" in again.stderr
     assert len(cli.calls("submit")) == 6 and len(cli.calls("file")) == 6
-    (cli.home / "out" / "3-f1.bin").unlink()  # a file the user deleted is fetched again, without a new submit
+    (
+        cli.home / "out" / "003-f1.bin"
+    ).unlink()  # a file the user deleted is fetched again, without a new submit
     third = cli.run(*command)
-    assert third.returncode == 0 and (cli.home / "out" / "3-f1.bin").exists()
+    assert third.returncode == 0 and (cli.home / "out" / "003-f1.bin").exists()
     assert len(cli.calls("submit")) == 6
     restarted = cli.run(*command, "--restart")
     assert restarted.returncode == 0
@@ -138,6 +140,11 @@ def test_ctrl_c_stops_submitting_cancels_in_flight_requests_and_a_rerun_resumes(
     cancels = cli.calls("cancel")
     assert len(cancels) == 3 and {c["status"] for c in cancels} == {202}
     assert "cancelled" in ended.stderr and "not_cancellable" in ended.stderr  # 1 running, 2 queued
+    # Each line is counted where it ended: not six "failed" ones.
+    assert (
+        "batch interrupted: 0 succeeded, 0 failed, 2 cancelled, 1 left running, 3 never sent" in ended.stderr
+    )
+    assert ended.stderr.count("batch interrupted;") == 1  # the outcome is said once
     cli.configure(durations={SLOW: 0})
     rerun = cli.run(*command, timeout=60)
     assert rerun.returncode == 0, rerun.stderr
@@ -152,6 +159,8 @@ def test_when_every_item_fails_for_one_reason_the_exit_code_is_that_class(cli: C
     )
     assert denied.returncode == 77
     assert "3 of 3 item(s) did not succeed" in denied.stderr
+    assert "Hint: the token was rejected; run `runcomfy login`" in denied.stderr
+    assert "--retry-failed" not in denied.stderr
 
 
 def test_partial_failure_exits_1_and_names_the_lines(cli: CLI) -> None:
@@ -161,7 +170,8 @@ def test_partial_failure_exits_1_and_names_the_lines(cli: CLI) -> None:
         "run", SIZED, "--batch", str(batch), "--output-dir", "out", "--no-validate"
     )  # server decides
     assert result.returncode == 1
-    assert "1 of 3 item(s) did not succeed (lines 2)" in result.stderr
+    assert "1 of 3 item(s) did not succeed (line 2)" in result.stderr
+    assert "Hint: fix the input of line 2: the service refused it" in result.stderr
     assert len(saved_files(cli.home / "out")) == 2
 
 
@@ -225,7 +235,7 @@ def test_on_a_terminal_a_live_progress_bar_replaces_the_per_item_lines(cli: CLI)
         env={"NO_COLOR": None, "TERM": "xterm"},
     )
     assert result.returncode == 0, result.stderr
-    assert "5/5 done (0 failed), 0 in flight, 0 queued" in result.stderr  # the bar's final state
+    assert "5/5: 5 succeeded, 0 failed; 0 in flight, 0 queued" in result.stderr  # the bar's final state
     assert "[batch] line" not in result.stderr and "━" in result.stderr
     assert "batch finished: 5 succeeded" in result.stderr
     assert result.stdout == ""

@@ -126,24 +126,52 @@ def test_cancel_of_a_running_request_is_not_cancellable_and_still_exit_0(
 # -- result ---------------------------------------------------------------------------------------------------------
 
 
-def test_result_fetches_the_record_and_downloads_into_the_output_dir(cli: CLI) -> None:
+def test_result_prints_the_servers_whole_record_then_downloads(cli: CLI) -> None:
     request_id = cli.submit(IMAGE, {"prompt": "a bridge"})
+    server_record = cli.http.get(
+        f"{cli.server.model_api_base}/requests/{request_id}/result",
+        headers={"Authorization": f"Bearer {cli.token}"},
+    ).json()
 
     result = cli.run("--output", "json", "result", request_id, "--output-dir", "fetched")
 
     assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == server_record  # every key the service sent, nothing added
+    assert "started_at" in server_record and "files" not in server_record
+    [path] = (cli.home / "fetched").glob("*.png")
+    assert path.stat().st_size > 0
+
+
+def test_result_emit_record_adds_the_saved_files_and_keeps_every_server_key(cli: CLI) -> None:
+    request_id = cli.submit(IMAGE, {"prompt": "a bridge"})
+
+    result = cli.run("--output", "json", "result", request_id, "--output-dir", "fetched", "--emit", "record")
+
+    assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["request_id"] == request_id and record["status"] == "completed"
+    assert record["started_at"]  # a key of the service's record that ours does not define
     [saved] = record["files"]
     path = cli.home / saved["path"]
     assert path.parent == cli.home / "fetched"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == saved["sha256"]
 
 
+def test_result_in_pretty_mode_prints_the_record_before_the_download_lines(cli: CLI) -> None:
+    request_id = cli.submit(IMAGE, {"prompt": "a bridge"})
+
+    result = cli.run("result", request_id, "--output-dir", "fetched")
+
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)  # one JSON document, indented
+    assert record["output"]["images"] and "\n  " in result.stdout
+    assert "[download] Downloading 1 file(s) to fetched" in result.stderr
+
+
 def test_result_with_no_download_saves_nothing(cli: CLI) -> None:
     request_id = cli.submit(IMAGE, {"prompt": "a bridge"})
 
-    result = cli.run("--output", "json", "result", request_id, "--no-download")
+    result = cli.run("--output", "json", "result", request_id, "--no-download", "--emit", "record")
 
     assert result.returncode == 0
     record = json.loads(result.stdout)
@@ -170,9 +198,10 @@ def test_result_of_an_unfinished_request_says_so_and_downloads_nothing(
 
     result = cli.run("result", running)
 
-    assert result.returncode == 0
-    assert "[info] not finished yet (status: in_progress)" in result.stderr
-    assert json.loads(result.stdout)["status"] == "in_progress"
+    assert result.returncode == 75  # as `run --timeout` would: not finished yet, try later
+    assert f"Error: request {running} is not finished yet (status: in_progress)" in result.stderr
+    assert f"runcomfy result {running}" in result.stderr
+    assert json.loads(result.stdout)["status"] == "in_progress"  # the service's record is still printed
     assert not [p for p in cli.files_under() if p.suffix == ".png"]
 
 

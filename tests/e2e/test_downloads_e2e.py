@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_harness import CLI
 
 SIZED = "runcomfy/emulator/sized-file"
@@ -113,7 +114,7 @@ def test_redirect_to_a_url_with_userinfo_is_refused(cli: CLI, tmp_path: Path) ->
 def test_redirect_to_another_trusted_url_is_followed(cli: CLI, tmp_path: Path) -> None:
     first = cli.run("run", SIZED, "--input", sized(1000, filename="first.bin"), "--no-download")
     assert first.returncode == 0, first.stderr
-    target = first.stdout.strip()  # the output is one URL, printed as it is
+    target = json.loads(first.stdout)  # the output is one URL, printed as a JSON string
     assert target.startswith(cli.server.origin)
     cli.fault(route="file", kind="redirect", location=target, times=1)
     out_dir = tmp_path / "out"
@@ -181,14 +182,43 @@ def test_file_over_the_cap_without_declared_length_is_cut_off_and_deleted(cli: C
     assert list(out_dir.iterdir()) == []
 
 
-def test_output_dir_that_cannot_be_created_exits_74(cli: CLI, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "where", ["under-a-file", "is-a-file", "proc"], ids=["parent-is-a-file", "path-is-a-file", "/proc/nope"]
+)
+def test_an_output_dir_that_cannot_be_used_exits_73_before_anything_is_submitted(
+    cli: CLI, tmp_path: Path, where: str
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
+    target = {"under-a-file": blocker / "sub", "is-a-file": blocker, "proc": Path("/proc/nope")}[where]
 
-    result = cli.run("run", SIZED, "--input", sized(1000), "--output-dir", str(blocker / "sub"))
+    result = cli.run("run", SIZED, "--input", sized(1000), "--output-dir", str(target))
 
-    assert result.returncode == IO_ERROR, result.stderr
+    assert result.returncode == 73, result.stderr
+    assert "output" in result.stderr and str(target) in result.stderr
     assert "Traceback" not in result.stderr
     assert blocker.read_text() == "not a directory\n"
-    request_id = only_request_id(cli)
-    assert f"runcomfy result {request_id}" in result.stderr
+    assert cli.calls("submit") == []  # nothing was paid for
+
+
+def test_the_output_dir_check_leaves_no_directory_behind_when_nothing_is_saved(
+    cli: CLI, tmp_path: Path
+) -> None:
+    target = tmp_path / "new" / "deeper"
+
+    result = cli.run("run", ECHO, "--input", "{}", "--output-dir", str(target))
+
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "new").exists()  # created to prove it could be, then removed: nothing to save
+
+
+def test_a_batch_checks_its_output_dir_before_the_first_submit(cli: CLI, tmp_path: Path) -> None:
+    batch = tmp_path / "b.jsonl"
+    batch.write_text('{"size_bytes": 10}\n{"size_bytes": 20}\n')
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+
+    result = cli.run("run", SIZED, "--batch", str(batch), "--output-dir", str(blocker))
+
+    assert result.returncode == 73, result.stderr
+    assert cli.calls("submit") == []

@@ -141,7 +141,7 @@ def test_result_works_even_when_the_journal_is_unreadable(cli: CLI) -> None:
         path.unlink()
     (cli.home / "state" / "requests.sqlite3").write_text("garbage")
 
-    result = cli.run("--output", "json", "result", request_id)
+    result = cli.run("--output", "json", "result", request_id, "--emit", "record")
 
     assert result.returncode == 0, result.stderr
     [saved] = json.loads(result.stdout)["files"]

@@ -32,6 +32,24 @@ def test_run_then_download_saves_each_file_with_its_sha256(cli: CLI, tmp_path: P
         assert item.sha256 == hashlib.sha256(item.path.read_bytes()).hexdigest()
 
 
+def test_download_takes_the_output_value_as_well_as_the_result(cli: CLI, tmp_path: Path) -> None:
+    with client_for(cli) as client:
+        result = client.run("openai/gpt-image-2/text-to-image", {"prompt": "owl"}, poll_interval_s=1)
+        saved = client.download(result.output, tmp_path / "out")
+    assert [item.path.name for item in saved] == ["image-0.png"]
+    assert saved[0].path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_many_trusts_the_clients_own_origin_without_being_told(cli: CLI, tmp_path: Path) -> None:
+    with client_for(cli) as client:
+        records = client.run_many(
+            "runcomfy/emulator/sized-file", [{"size_bytes": 10}], output_dir=tmp_path / "b"
+        )
+    assert [r.status for r in records] == ["completed"]
+    assert [Path(f["path"]).name for f in records[0].files] == ["001-sized.bin"]
+    assert records[0].skipped_urls == []
+
+
 def test_download_of_a_file_that_cannot_be_saved_raises_and_leaves_nothing(cli: CLI, tmp_path: Path) -> None:
     with client_for(cli) as client:
         result = client.run("runcomfy/emulator/sized-file", {"size_bytes": 1000}, poll_interval_s=1)
@@ -71,7 +89,7 @@ def test_run_many_returns_records_in_input_order_and_resumes_from_the_journal(
             "runcomfy/emulator/sized-file", inputs, concurrency=5, on_update=events.append, **options
         )
         assert [r.line for r in records] == list(range(1, 13)) and all(r.ok for r in records)
-        assert [Path(r.files[0]["path"]).name for r in records][:2] == ["01-f0.bin", "02-f1.bin"]
+        assert [Path(r.files[0]["path"]).name for r in records][:2] == ["001-f0.bin", "002-f1.bin"]
         assert sorted(e.line for e in events if e.kind == "submitted") == list(range(1, 13))
         again = client.run_many("runcomfy/emulator/sized-file", inputs, concurrency=5, **options)
     assert all(r.reused for r in again)

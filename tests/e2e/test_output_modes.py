@@ -73,11 +73,18 @@ def test_pretty_no_wait_prints_the_request_id_as_indented_json(cli: CLI) -> None
         (["run", ECHO, "--input", "{}", "--no-wait"], {"request_id", "wait"}),
         (["status", "{id}"], {"request_id", "status", "queue_position", "status_url", "result_url"}),
         (["cancel", "{id}"], {"request_id", "status", "outcome"}),
-        (["result", "{id}", "--no-download"], {"request_id", "status", "output", "files", "skipped_urls"}),
+        (
+            ["result", "{id}", "--no-download"],
+            {"request_id", "status", "output", "created_at", "finished_at"},
+        ),
+        (
+            ["result", "{id}", "--no-download", "--emit", "record"],
+            {"request_id", "status", "output", "files", "skipped_urls"},
+        ),
         (["whoami"], {"id", "email", "token_type"}),
         (["requests", "get", "{id}"], {"request_id", "status"}),
     ],
-    ids=["run", "run-no-wait", "status", "cancel", "result", "whoami", "requests-get"],
+    ids=["run", "run-no-wait", "status", "cancel", "result", "result-record", "whoami", "requests-get"],
 )
 def test_json_mode_prints_exactly_one_compact_document_and_nothing_on_stderr(
     cli: CLI, command: list[str], keys: set[str] | None

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from background import login, token_file, umask_zero
+from background import USER_CODE, decide_device, login, start, token_file, umask_zero
 from cli_harness import CLI
 
 NO_ENV_TOKEN: dict[str, str | None] = {"RUNCOMFY_TOKEN": None}
@@ -163,8 +163,9 @@ def test_a_symlinked_token_file_is_never_read(cli: CLI, tmp_path: Path) -> None:
 
     result = cli.run("whoami", env=NO_ENV_TOKEN)
 
-    assert result.returncode == 74
+    assert result.returncode == 77  # an unusable token file is an authentication problem
     assert "symbolic link" in result.stderr
+    assert "remove the link" in result.stderr
     assert cli.calls("me") == []
 
 
@@ -197,10 +198,43 @@ def test_malformed_token_file_is_a_clear_error_that_never_shows_its_content(cli:
 
     result = cli.run("whoami", env=NO_ENV_TOKEN)
 
-    assert result.returncode == 74
-    assert "not a valid token file" in result.stderr
+    assert result.returncode == 77  # an authentication problem, not an I/O one
+    assert "is not a valid token file" in result.stderr
+    assert "Hint: run `runcomfy login` (it replaces the file)" in result.stderr
+    assert "permissions" not in result.stderr
     assert "Traceback" not in result.stderr
     assert cli.token not in result.stdout + result.stderr
+
+
+def test_login_replaces_a_corrupt_token_file(cli: CLI) -> None:
+    path = token_file(cli)
+    path.parent.mkdir(mode=0o700)
+    path.write_text("{not json")
+    path.chmod(0o600)
+
+    command = start(cli, "login", "--no-browser", env=NO_ENV_TOKEN)
+    decide_device(cli, command.wait_for(USER_CODE).group(1))
+    result = command.finish()
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(path.read_text())["access_token"]
+    assert cli.run("whoami", env=NO_ENV_TOKEN).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_token_path_that_is_not_a_file_is_refused_at_once(cli: CLI, kind: str) -> None:
+    path = token_file(cli)
+    path.parent.mkdir(mode=0o700)
+    if kind == "directory":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+
+    result = cli.run("whoami", env=NO_ENV_TOKEN, timeout=20)  # a FIFO must not block the read
+
+    assert result.returncode == 77
+    assert "is not a regular file" in result.stderr
+    assert "Errno" not in result.stderr
 
 
 # -- logout --------------------------------------------------------------------------------------------------------

@@ -591,3 +591,43 @@ def test_events_tell_the_story_in_order(server: FileServer, out: Path) -> None:
     started = [event for event in events if isinstance(event, Started)]
     assert [(event.index, event.count) for event in started] == [(1, 2), (2, 2)]
     assert any(isinstance(event, Progress) and event.bytes_done == len(PNG) for event in events)
+
+
+# --- nothing is skipped silently ----------------------------------------------------------------------------
+
+
+def test_a_call_that_skips_every_url_says_so_in_a_logged_warning(
+    server: FileServer, out: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUNCOMFY_MODEL_API_BASE", raising=False)
+    server.routes["/a.png"] = serve(PNG)
+    with caplog.at_level("WARNING", logger="runcomfy.downloads"):
+        report = download_outputs({"images": [server.url("/a.png"), server.url("/b.png")]}, out)
+    assert report.saved == [] and len(report.skipped) == 2
+    [record] = caplog.records
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == "none of the 2 file URL(s) was downloaded: host is an IP address (2)"
+    assert server.seen == []
+
+
+def test_a_partial_skip_names_how_many_of_how_many(
+    server: FileServer, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.routes["/a.png"] = serve(PNG)
+    with caplog.at_level("WARNING", logger="runcomfy.downloads"):
+        download_outputs(
+            [server.url("/a.png"), "http://cdn.runcomfy.net/x.png"], out, trusted_origins=(server.origin,)
+        )
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 of 2 file URL(s) were not downloaded: plain http is not allowed for downloads"
+    ]
+
+
+def test_the_configured_model_api_base_is_trusted_by_default(
+    server: FileServer, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.routes["/files/a.png"] = serve(PNG)
+    monkeypatch.setenv("RUNCOMFY_MODEL_API_BASE", f"{server.url('')}/v1")
+    report = download_outputs({"image": server.url("/files/a.png")}, out)
+    assert [item.path.name for item in report.saved] == ["a.png"]
+    assert report.skipped == []

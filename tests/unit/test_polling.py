@@ -220,3 +220,71 @@ def test_ctrl_c_during_a_poll_propagates_at_once_without_retries() -> None:
     with pytest.raises(KeyboardInterrupt):
         wait_for_terminal(fetch, request_id="r", sleep=clock.sleep, clock=clock, policy=POLICY)
     assert calls["n"] == 1 and clock.sleeps == []
+
+
+def test_an_unknown_status_unchanged_for_the_retry_window_ends_the_wait_with_status_stuck() -> None:
+    clock = FakeClock()
+    seen: list[str] = []
+    with pytest.raises(errors.StatusStuck) as caught:
+        wait_for_terminal(
+            script(["in_progress", "mystery_state"]),
+            request_id="r-odd",
+            sleep=clock.sleep,
+            clock=clock,
+            policy=POLICY,
+            poll_interval_s=5,
+            on_update=lambda s: seen.append(s.describe()),
+        )
+    assert seen == ["in_progress", "mystery_state"]  # shown, and polled on for a while
+    assert caught.value.request_id == "r-odd"
+    assert "mystery_state" in str(caught.value)
+    # The first mystery poll came at t=5; the wait ended once it had been seen unchanged for 60 s.
+    assert clock.now == 65
+
+
+def test_an_unknown_status_that_keeps_changing_is_polled_on() -> None:
+    clock = FakeClock()
+    steps = [f"phase_{n}" for n in range(30)] + ["completed"]
+    final = wait_for_terminal(
+        script(steps), request_id="r", sleep=clock.sleep, clock=clock, policy=POLICY, poll_interval_s=5
+    )
+    assert final.is_success
+    assert clock.now == 150  # 30 changing unknown statuses over 150 s > the 60 s window: no StatusStuck
+
+
+def test_the_callers_deadline_wins_over_the_unknown_status_window() -> None:
+    clock = FakeClock()
+    with pytest.raises(errors.WaitTimeout):
+        wait_for_terminal(
+            script(["mystery_state"]),
+            request_id="r",
+            sleep=clock.sleep,
+            clock=clock,
+            policy=POLICY,
+            poll_interval_s=5,
+            deadline=30,
+        )
+    assert clock.now == 30
+
+
+def test_an_outage_is_announced_once_with_how_long_it_may_last_and_its_end_is_reported() -> None:
+    from runcomfy.retry import RetryNotice
+
+    clock = FakeClock()
+    notices: list[RetryNotice] = []
+    recoveries: list[tuple[int, float]] = []
+    outage = errors.ServerError("GET /status: HTTP 503", status_code=503)
+    final = wait_for_terminal(
+        script([outage, outage, outage, "completed"]),
+        request_id="r",
+        sleep=clock.sleep,
+        clock=clock,
+        policy=POLICY,
+        on_retry=notices.append,
+        on_recovered=lambda attempts, seconds: recoveries.append((attempts, seconds)),
+    )
+    assert final.is_success
+    assert [n.attempt for n in notices] == [1, 2, 3]
+    assert notices[0].error is outage and notices[0].gives_up_in_s == 60  # the whole window lies ahead
+    assert notices[1].gives_up_in_s < 60
+    assert recoveries == [(3, clock.now)]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runcomfy import config
-from runcomfy.errors import NotAuthenticated, TokenFileError
+from runcomfy.errors import InvalidTokenFile, NotAuthenticated, TokenFileError
 
 TOKEN_FILE_NAME = "token.json"
 _MAX_TOKEN_FILE_BYTES = 64 * 1024
@@ -30,6 +30,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 NOT_SIGNED_IN = "not signed in — run `runcomfy login` first, or set RUNCOMFY_TOKEN"
+_RELOGIN = "run `runcomfy login` (it replaces the file), or set RUNCOMFY_TOKEN"
 _SOURCES = {"env": "RUNCOMFY_TOKEN", "file": "the token file", "login": "login", "argument": "the caller"}
 
 
@@ -94,8 +95,8 @@ def token_path(env: Mapping[str, str] | None = None) -> Path:
 def find_token(env: Mapping[str, str] | None = None) -> TokenLookup:
     """Look for a token: ``RUNCOMFY_TOKEN`` first, then the token file. Never raises when there is none.
 
-    Raises :class:`TokenFileError` when the token file exists but is unsafe or unreadable: a broken file must
-    not silently look like "signed out".
+    Raises :class:`InvalidTokenFile` when the token file exists but is unsafe, unreadable or not a token file: a
+    broken file must not silently look like "signed out".
     """
     path = token_path(env)
     from_env = config.env_value(config.ENV_TOKEN, env)
@@ -119,16 +120,28 @@ def read_token_file(path: Path) -> tuple[Token | None, list[str]]:
     Only ``access_token`` is required, as in the official CLI; unknown fields are ignored.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted at the path must not hang the command waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None, []
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise TokenFileError(f"refusing to read {path}: it is a symbolic link") from None
-        raise TokenFileError(f"cannot read {path}: {exc.strerror}") from None
+            raise InvalidTokenFile(
+                f"refusing to read {path}: it is a symbolic link",
+                hint=f"remove the link ({path}), then run `runcomfy login`",
+            ) from None
+        raise InvalidTokenFile(f"cannot read {path}: {exc.strerror}", hint=_RELOGIN) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # a directory, FIFO or device: never read, never block on it
+        os.close(fd)
+        raise InvalidTokenFile(
+            f"{path} is not a regular file", hint=f"remove {path}, then run `runcomfy login`"
+        )
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        data = handle.read(_MAX_TOKEN_FILE_BYTES + 1)
+        try:
+            data = handle.read(_MAX_TOKEN_FILE_BYTES + 1)
+        except OSError as exc:
+            raise InvalidTokenFile(f"cannot read {path}: {exc.strerror}", hint=_RELOGIN) from None
     warnings = _permission_warnings(path, mode)
     return _parse_token_file(path, data), warnings
 
@@ -144,7 +157,7 @@ def _permission_warnings(path: Path, mode: int) -> list[str]:
 
 def _parse_token_file(path: Path, data: bytes) -> Token:
     # The file content never enters a message: it is the secret.
-    invalid = TokenFileError(f"parse token.json: {path} is not a valid token file")
+    invalid = InvalidTokenFile(f"{path} is not a valid token file", hint=_RELOGIN)
     if len(data) > _MAX_TOKEN_FILE_BYTES:
         raise invalid
     try:

@@ -4,8 +4,11 @@ For each input line the worker first looks at what an earlier run recorded under
 output directory) and the same input digest:
 
 - completed and every saved file still on disk with its sha256: nothing to do (``reused``);
+- ended ``failed`` (the model ran and failed): reported from the journal without calling the service, unless
+  ``retry_failed`` asks for a new request; ended ``timed_out``: waited on again, unless ``retry_failed``;
 - a request id is known: wait on that request again (``resumed``), never submit it again;
 - otherwise submit, after recording ``submitting`` and, the moment the id is back, ``submitted`` + the id.
+  Lines whose request was cancelled before it ran, or whose submit failed, count as never sent.
 
 A process killed in the instant between the service accepting a submit and the journal recording its id
 cannot know the id; such a line (still ``submitting``) is submitted again on the next run and reported as
@@ -22,7 +25,7 @@ import hashlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,10 +37,13 @@ from runcomfy.downloads import (
     download_outputs,
     file_has_sha256,
     make_download_client,
+    origin_of,
     remove_stale_temp_files,
 )
-from runcomfy.errors import Interrupted, RunComfyError
-from runcomfy.journal import BatchItemState, Journal, input_digest
+from runcomfy.errors import Interrupted, RequestCancelled, RequestFailed, RunComfyError, WaitTimeout
+from runcomfy.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
+from runcomfy.journal import BatchItemState, Journal, JournalScope, input_digest
+from runcomfy.results import Result, describe_error, raise_for_outcome
 
 if TYPE_CHECKING:
     from runcomfy.client import Client, RequestHandle
@@ -45,11 +51,22 @@ if TYPE_CHECKING:
 SUCCESS = ("completed", "succeeded")
 # Lines recorded in these states never ran (nothing was paid): a rerun submits them again.
 NEVER_RAN = ("cancelled", "canceled", "submit_failed")
-CANCEL_TIMEOUT_S = 10.0
+# Lines that ended without a result worth keeping: ``retry_failed`` submits them again.
+RETRYABLE_ENDINGS = ("failed", "cancelled", "canceled", "timed_out")
+MIN_LINE_DIGITS = 3  # file names start with 007-, 042-, 123-...: they sort by line up to 999 lines and beyond
 
 
 class BatchStopped(Exception):
     """Raised inside a worker's sleep once the batch is told to stop (never escapes :class:`BatchRun`)."""
+
+
+class BatchInterrupted(Interrupted):
+    """The batch was stopped (Ctrl-C); ``records`` says what became of every line at that moment (``cancelled``,
+    ``interrupted`` for a request left running, ``not_submitted`` for a line never sent)."""
+
+    def __init__(self, message: str, records: list[ItemRecord]) -> None:
+        super().__init__(message)
+        self.records = records
 
 
 @dataclass
@@ -70,14 +87,17 @@ class ItemRecord:
     reused: bool = False
     ambiguous: bool = False
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status in SUCCESS
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON record (one JSONL line of ``--output json``; ``run --emit record`` has the same keys)."""
+        """The JSON record (one JSONL line of ``--output json``; ``run --emit record`` has the same keys):
+        every key of the service's result record, then ours."""
         return {
+            **self.raw,
             "line": self.line,
             "request_id": self.request_id,
             "model_id": self.model_id,
@@ -104,10 +124,14 @@ class BatchEvent:
     record: ItemRecord | None = None
 
 
-def batch_key(model_id: str, output_dir: str | os.PathLike[str] | None) -> str:
-    """What identifies "the same batch" across runs: the model and the absolute output directory."""
+def batch_key(
+    model_id: str, output_dir: str | os.PathLike[str] | None, scope: JournalScope | None = None
+) -> str:
+    """What identifies "the same batch" across runs: the API base and identity that run it, the model and the
+    absolute output directory (so another account's progress is never taken for this one's)."""
     where = os.path.abspath(output_dir) if output_dir is not None else ""
-    return hashlib.sha256(f"{model_id}\0{where}".encode()).hexdigest()
+    who = f"{scope.model_api_base}\0{scope.identity or ''}" if scope is not None else ""
+    return hashlib.sha256(f"{who}\0{model_id}\0{where}".encode()).hexdigest()
 
 
 class BatchRun:
@@ -123,18 +147,23 @@ class BatchRun:
         output_dir: str | os.PathLike[str] | None = None,
         journal: Journal | None = None,
         restart: bool = False,
+        retry_failed: bool = False,
         poll_interval_s: float = 2.0,
         timeout: float | None = None,
-        trusted_origins: Iterable[Origin] = (),
+        trusted_origins: Iterable[Origin] | None = None,
         on_update: Callable[[BatchEvent], None] | None = None,
     ) -> None:
         self.client, self.model_id, self.inputs = client, model_id, list(inputs)
         self.concurrency = max(1, concurrency)
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.journal, self.poll_interval_s, self.timeout = journal, poll_interval_s, timeout
+        self.retry_failed = retry_failed
+        if trusted_origins is None:  # like Client.download: the client's own origin (an emulator's files)
+            trusted_origins = (origin_of(client.model_api_base),)
         self.trusted_origins = tuple(trusted_origins)
         self.on_update = on_update or (lambda _event: None)
-        self.key = batch_key(model_id, output_dir)
+        self.scope = journal.scope_for(client) if journal is not None else None
+        self.key = batch_key(model_id, output_dir, self.scope)
         if journal is not None and restart:
             journal.clear_batch(self.key)
         self.previous: dict[int, BatchItemState] = journal.batch_items(self.key) if journal else {}
@@ -147,7 +176,8 @@ class BatchRun:
         self._inflight: dict[int, tuple[RequestHandle, str]] = {}  # line -> (handle, input digest)
         self._lock = threading.Lock()
         self._done = threading.Semaphore(0)
-        self._width = len(str(max((item.line for item in self.inputs), default=1)))
+        self._width = max(MIN_LINE_DIGITS, len(str(max((item.line for item in self.inputs), default=1))))
+        self._cancel_outcomes: dict[int, str] = {}
 
     # -- driving ---------------------------------------------------------------------------------------------
 
@@ -167,8 +197,9 @@ class BatchRun:
                 with while_cancelling():
                     self.on_update(BatchEvent("stopping", 0))
                     outcomes = self.stop_and_cancel()
-                raise Interrupted(
-                    f"batch interrupted; {summarize_cancels(outcomes)}; run the same command again to resume"
+                raise BatchInterrupted(
+                    f"batch interrupted; {summarize_cancels(outcomes)}; run the same command again to resume",
+                    self.snapshot(),
                 ) from None
         return self.results()
 
@@ -198,6 +229,20 @@ class BatchRun:
             for rec, item in zip(self.records, self.inputs, strict=True)
         ]
 
+    def snapshot(self) -> list[ItemRecord]:
+        """After a stop: every line's record, with what the cancels did to the requests that were in flight
+        (``cancelled``, or ``interrupted`` for one that keeps running) and ``not_submitted`` for the rest."""
+        records = []
+        for record, item in zip(self.records, self.inputs, strict=True):
+            outcome = self._cancel_outcomes.get(item.line)
+            if outcome is not None and (
+                record is None or record.status in ("interrupted", "pending", "error")
+            ):
+                status = "cancelled" if outcome == "cancelled" else "interrupted"
+                record = ItemRecord(item.line, record.request_id if record else None, status)
+            records.append(record or ItemRecord(item.line, status="not_submitted"))
+        return records
+
     def stop_and_cancel(self) -> list[tuple[int, str, str]]:
         """Stop submitting and send one cancel to each request in flight: ``(line, request_id, outcome)``."""
         self.stop.set()
@@ -206,12 +251,14 @@ class BatchRun:
         outcomes = []
         for line, (handle, digest) in inflight:
             try:
-                outcome = handle.cancel(timeout_s=CANCEL_TIMEOUT_S, retry=False)
+                outcome = handle.cancel(timeout_s=CANCEL_ON_INTERRUPT_TIMEOUT_S, retry=False)
                 described = outcome.outcome or outcome.status or "sent"
                 if outcome.cancelled:
                     self._save(line, handle.request_id, "cancelled", digest)
+                    described = "cancelled"
             except RunComfyError as exc:
                 described = f"not sent ({type(exc).__name__})"
+            self._cancel_outcomes[line] = described
             outcomes.append((line, handle.request_id, described))
             self.on_update(BatchEvent(f"cancel: {described}", line, handle.request_id))
         return outcomes
@@ -245,12 +292,18 @@ class BatchRun:
     def _run_item(self, item: BatchInput) -> ItemRecord:
         digest = input_digest(item.input)
         previous = self.previous.get(item.line)
-        if previous is not None and (previous.input_digest != digest or previous.status in NEVER_RAN):
+        if previous is not None and (
+            previous.input_digest != digest
+            or previous.status in NEVER_RAN
+            or (self.retry_failed and previous.status in RETRYABLE_ENDINGS)
+        ):
             previous = None
         if previous is not None and previous.status in SUCCESS and self._files_intact(previous):
             return ItemRecord(
                 item.line, previous.request_id, previous.status, files=previous.files, reused=True
             )
+        if previous is not None and previous.status == "failed":
+            return self._recorded_failure(item, previous)
         if previous is not None and previous.request_id:
             handle = self.client.handle(previous.request_id)
             self._track(item.line, handle, digest)
@@ -273,17 +326,48 @@ class BatchRun:
         record.ambiguous = ambiguous
         return record
 
+    def _recorded_failure(self, item: BatchInput, previous: BatchItemState) -> ItemRecord:
+        """A line whose request already ended ``failed``: reported again from the journal, with no call."""
+        entry = self.journal.get(previous.request_id) if self.journal and previous.request_id else None
+        error = entry.error if entry is not None else None
+        failure = RequestFailed(
+            f"request failed: {describe_error(error)}", request_id=previous.request_id, error=error
+        )
+        return ItemRecord(
+            item.line,
+            previous.request_id,
+            "failed",
+            error=error,
+            model_id=self.model_id,
+            reused=True,
+            exception=failure,
+        )
+
     def _finish(self, item: BatchInput, handle: RequestHandle, digest: str, *, resumed: bool) -> ItemRecord:
         record = ItemRecord(item.line, handle.request_id, resumed=resumed, model_id=self.model_id)
         try:
             result = handle.wait(
-                timeout=self.timeout, poll_interval_s=self.poll_interval_s, raise_on_failure=False
+                timeout=self.timeout,
+                poll_interval_s=self.poll_interval_s,
+                raise_on_failure=False,
+                cancel_on_timeout=True,
             )
+        except (
+            WaitTimeout
+        ) as exc:  # cancelled (best effort) like a single run; --retry-failed submits it again
+            record.status, record.error, record.exception = "timed_out", str(exc), exc
+            self._save(item.line, handle.request_id, "timed_out", digest)
+            if self.journal is not None:
+                self.journal.update(handle.request_id, status="timed_out")
+            return record
         except RunComfyError as exc:  # the request still exists: the journal keeps "submitted" for a rerun
             record.status, record.error, record.exception = "error", str(exc), exc
             return record
         record.status, record.output, record.error = result.status.name, result.output, result.error
         record.created_at, record.finished_at = result.created_at, result.finished_at
+        record.raw = result.raw
+        if not result.ok and result.status.is_terminal:
+            record.exception = _outcome_error(result)
         if record.ok and self.output_dir is not None:
             report = download_outputs(
                 result.output,
@@ -339,6 +423,7 @@ class BatchRun:
                 item.input,
                 model_api_base=self.client.model_api_base,
                 output_dir=self.output_dir,
+                identity=self.scope.identity if self.scope else None,
             )
 
     def _files_intact(self, previous: BatchItemState) -> bool:
@@ -350,6 +435,15 @@ class BatchRun:
             and file_has_sha256(f["path"], f["sha256"])
             for f in previous.files
         )
+
+
+def _outcome_error(result: Result) -> RunComfyError | None:
+    """The error a failed or cancelled result stands for (what a single run would have raised)."""
+    try:
+        raise_for_outcome(result)
+    except (RequestFailed, RequestCancelled) as exc:
+        return exc
+    return None
 
 
 def summarize_cancels(outcomes: Sequence[tuple[int, str, str]]) -> str:

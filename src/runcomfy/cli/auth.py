@@ -43,7 +43,14 @@ def login_command(web_base: str | None, no_browser: bool) -> None:
 
     app = app_context()
     out = app.output
-    client = app.client(web_base=web_base)
+    if app.local:
+        out.progress(
+            "info",
+            "--local needs no login: its embedded emulator accepts its own token automatically; "
+            "run any command with --local",
+        )
+        return
+    client = app.client(web_base=web_base, for_login=True)
     flow = client.device_flow()
     with interrupts_raise():
         try:

@@ -6,8 +6,10 @@ JSON record per line (JSONL) on stdout as items finish. A summary closes the run
 under ``--output-dir`` with the input's line number as a prefix (``007-image-0.png``), so items never collide.
 
 Exit: 0 when every item succeeded; when all failures share one exit class (e.g. all 401: 77), that class;
-otherwise 1. Ctrl-C: the first stops submitting and cancels what is in flight (saying so); a second exits at
-once; rerunning the same command resumes without submitting a line twice (``--restart`` starts over).
+otherwise 1, with a hint that names what helps: ``--retry-failed`` for lines that ended failed, cancelled or
+timed out, the same command for unfinished ones, ``runcomfy login`` when the token was refused. Ctrl-C: the first
+stops submitting and cancels what is in flight (saying so); a second exits at once; rerunning the same command
+resumes without submitting a line twice (``--restart`` starts over).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runcomfy.cli.context import AppContext
-from runcomfy.cli.exit_codes import classify
-from runcomfy.cli.preflight import prepare_batch
+from runcomfy.cli.exit_codes import BatchFailed, classify, hint_for
+from runcomfy.cli.preflight import plural, prepare_batch
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
-from runcomfy.errors import BatchFailed, InputFileNotFound, InvalidInput
+from runcomfy.errors import InputFileNotFound, InvalidInput
 
 if TYPE_CHECKING:
     from runcomfy.batch import BatchEvent, BatchInput, ItemRecord
@@ -45,10 +47,16 @@ def read_batch_file(path: str) -> list[BatchInput]:
 
 
 class Tally:
-    """Counts for the progress display and the summary (updated from worker threads)."""
+    """Counts for the progress display and the summary (updated from worker threads).
+
+    Every line ends in exactly one bucket, so an interrupted batch says how many lines succeeded, failed, were
+    cancelled, were left running, or were never sent, instead of calling all of them "done".
+    """
 
     def __init__(self, total: int) -> None:
-        self.total, self.done, self.failed, self.in_flight, self.reused = total, 0, 0, 0, 0
+        self.total = total
+        self.ok, self.failed, self.cancelled, self.stopped, self.never_sent = 0, 0, 0, 0, 0
+        self.in_flight, self.reused = 0, 0
         self.files, self.bytes = 0, 0
         self.started = time.monotonic()
         self.lock = threading.Lock()
@@ -59,24 +67,60 @@ class Tally:
                 self.in_flight += 1
             elif event.kind == "finished" and event.record is not None:
                 record = event.record
-                self.in_flight -= 0 if record.reused or record.request_id is None else 1
-                self.in_flight = max(self.in_flight, 0)
-                self.done += 1
-                self.failed += 0 if record.ok else 1
-                self.reused += 1 if record.reused else 0
-                self.files += len(record.files)
-                self.bytes += sum(int(f.get("bytes") or 0) for f in record.files)
+                if not record.reused and record.request_id is not None:
+                    self.in_flight = max(self.in_flight - 1, 0)
+                self._count(record)
+
+    def _count(self, record: ItemRecord) -> None:
+        if record.ok:
+            self.ok += 1
+        elif record.status == "not_submitted":
+            self.never_sent += 1
+        elif record.status in ("cancelled", "canceled"):
+            self.cancelled += 1
+        elif record.status == "interrupted":
+            self.stopped += 1
+        else:
+            self.failed += 1
+        self.reused += 1 if record.reused and record.ok else 0
+        self.files += len(record.files)
+        self.bytes += sum(int(f.get("bytes") or 0) for f in record.files)
+
+    def settle(self, records: Sequence[ItemRecord]) -> None:
+        """Recount from the final records (after Ctrl-C, when some lines never reported back)."""
+        with self.lock:
+            self.ok = self.failed = self.cancelled = self.stopped = self.never_sent = 0
+            self.reused = self.files = self.bytes = self.in_flight = 0
+            for record in records:
+                self._count(record)
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed + self.cancelled + self.stopped + self.never_sent
 
     @property
     def queued(self) -> int:
         return max(self.total - self.done - self.in_flight, 0)
 
+    def counts(self) -> str:
+        """``3 succeeded (1 already done), 1 failed, 2 cancelled, 1 left running, 2 never sent``."""
+        parts = [f"{self.ok} succeeded" + (f" ({self.reused} already done)" if self.reused else "")]
+        parts.append(f"{self.failed} failed")
+        for count, label in (
+            (self.cancelled, "cancelled"),
+            (self.stopped, "left running"),
+            (self.never_sent, "never sent"),
+        ):
+            if count:
+                parts.append(f"{count} {label}")
+        return ", ".join(parts)
+
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         return (
-            f"{self.done}/{self.total} done ({self.failed} failed), {self.in_flight} in flight, "
-            f"{self.queued} queued, {elapsed:.1f}s, {rate:.1f} items/s"
+            f"{self.done}/{self.total}: {self.counts()}; {self.in_flight} in flight, {self.queued} queued, "
+            f"{elapsed:.1f}s, {rate:.1f} items/s"
         )
 
 
@@ -93,14 +137,19 @@ def run_batch(
     timeout: float | None,
     assignments: Sequence[str] = (),
     validate: bool = True,
+    retry_failed: bool = False,
 ) -> None:
     """Run the batch and present it; raise :class:`BatchFailed` unless every item succeeded."""
-    from runcomfy.batch.runner import BatchRun
+    from runcomfy.batch.runner import BatchInterrupted, BatchRun
     from runcomfy.cli.run import require_client
 
     out = app.output
     client = require_client(app)
     inputs = prepare_batch(app, client, model, inputs, assignments, validate=validate)
+    if download:
+        from runcomfy.downloads import check_output_directory
+
+        check_output_directory(output_dir)  # before the first submit: files with nowhere to go cost money
     tally = Tally(len(inputs))
     show, finish_display = _display(app, tally)
     run = BatchRun(
@@ -111,6 +160,7 @@ def run_batch(
         output_dir=output_dir if download else None,
         journal=app.journal(),
         restart=restart,
+        retry_failed=retry_failed,
         poll_interval_s=max(poll_secs, 1),
         timeout=timeout,
         trusted_origins=app.trusted_origins(),
@@ -120,6 +170,11 @@ def run_batch(
     try:
         with interrupts_raise():
             records = run.run(while_cancelling=exit_on_second_interrupt)
+    except BatchInterrupted as stopped:
+        tally.settle(stopped.records)
+        finish_display()
+        _summarize(app, tally, interrupted=True)
+        raise
     finally:
         finish_display()
     _summarize(app, tally)
@@ -155,14 +210,19 @@ def _display(app: AppContext, tally: Tally) -> tuple[Callable[[BatchEvent], None
 
 
 def _finished_line(record: ItemRecord) -> str:
-    state = "already done" if record.reused else record.status
+    from runcomfy.results import describe_error
+
+    if record.reused:
+        state = "already done" if record.ok else f"{record.status} (recorded earlier)"
+    else:
+        state = record.status
     text = f"line {record.line}: {state}"
     if record.request_id:
         text += f" ({record.request_id})"
     if record.files:
         text += " -> " + ", ".join(str(f.get("path")) for f in record.files)
     if not record.ok and record.error:
-        text += f": {record.error}"
+        text += f": {describe_error(record.error)}"
     return text
 
 
@@ -191,14 +251,12 @@ class _ProgressBar:
         self._progress.stop()
 
 
-def _summarize(app: AppContext, tally: Tally) -> None:
-    ok = tally.done - tally.failed
+def _summarize(app: AppContext, tally: Tally, *, interrupted: bool = False) -> None:
     size = _human_bytes(tally.bytes)
-    app.output.progress(
-        "ok" if tally.failed == 0 else "info",
-        f"batch finished: {ok} succeeded ({tally.reused} already done), {tally.failed} failed, "
-        f"{tally.files} file(s), {size}, {time.monotonic() - tally.started:.1f}s",
-    )
+    elapsed = time.monotonic() - tally.started
+    tag = "cancel" if interrupted else "ok" if tally.ok == tally.total else "info"
+    verb = "batch interrupted" if interrupted else "batch finished"
+    app.output.progress(tag, f"{verb}: {tally.counts()}; {tally.files} file(s), {size}, {elapsed:.1f}s")
 
 
 def _human_bytes(count: int) -> str:
@@ -211,14 +269,54 @@ def _human_bytes(count: int) -> str:
 
 
 def _raise_for_failures(records: list[ItemRecord]) -> None:
+    """Raise :class:`BatchFailed` with the exit class the failures share and the command that helps."""
     failed = [r for r in records if not r.ok]
     if not failed:
         return
-    codes = {classify(r.exception) if r.exception is not None else 1 for r in failed}
+    errors = [r.exception for r in failed if r.exception is not None]
+    codes = {classify(e) for e in errors} | ({1} if len(errors) < len(failed) else set())
     code = codes.pop() if len(codes) == 1 and len(failed) == len(records) else 1
-    lines = ", ".join(str(r.line) for r in failed[:10]) + (" ..." if len(failed) > 10 else "")
+    shared = errors[0] if code != 1 and errors and len({type(e) for e in errors}) == 1 else None
+    hint = hint_for(shared) if shared is not None and code in (64, 65, 66, 77) else _next_steps(failed)
     raise BatchFailed(
-        f"{len(failed)} of {len(records)} item(s) did not succeed (lines {lines}); running the same command again "
-        "resumes unfinished items without submitting them twice (--restart submits everything again)",
+        f"{len(failed)} of {len(records)} item(s) did not succeed ({_line_list(failed)})",
         exit_code=code,
+        hint=hint,
     )
+
+
+def _next_steps(failed: list[ItemRecord]) -> str:
+    """What to run next: ``--retry-failed`` for lines that ended badly, the same command for unfinished ones."""
+    from runcomfy.batch.runner import RETRYABLE_ENDINGS
+
+    ended = [r for r in failed if r.status in RETRYABLE_ENDINGS]
+    refused = [r for r in failed if r not in ended and _refused(r)]
+    unfinished = [r for r in failed if r not in ended and r not in refused]
+    steps = []
+    if ended:
+        steps.append(
+            f"add --retry-failed to the same command to submit {plural(len(ended), 'line')} that ended "
+            "failed, cancelled or timed out again"
+        )
+    if unfinished:
+        steps.append(
+            f"run the same command again to resume {plural(len(unfinished), 'unfinished line')} "
+            "(nothing is submitted twice)"
+        )
+    if refused:
+        steps.append(f"fix the input of {_line_list(refused)}: the service refused it")
+    return "; ".join(steps)
+
+
+def _refused(record: ItemRecord) -> bool:
+    """A submit the service rejected for its input or the account (running it again would fail the same way)."""
+    return (
+        record.request_id is None and record.exception is not None and classify(record.exception) in (65, 77)
+    )
+
+
+def _line_list(records: Sequence[ItemRecord]) -> str:
+    """``line 2``, ``lines 2, 5, 9``, ``lines 1, 2, ... (14 in all)``."""
+    numbers = [str(r.line) for r in records]
+    shown = ", ".join(numbers[:10]) + (f", ... ({len(numbers)} in all)" if len(numbers) > 10 else "")
+    return f"line {shown}" if len(numbers) == 1 else f"lines {shown}"

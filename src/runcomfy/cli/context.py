@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from runcomfy.catalog import SchemaCache
     from runcomfy.client import Client
     from runcomfy.downloads import Origin
-    from runcomfy.journal import Journal
+    from runcomfy.journal import Journal, JournalScope
+    from runcomfy.retry import RetryNotice
 
 
 class AppContext:
@@ -39,6 +40,9 @@ class AppContext:
         self._client: Client | None = None
         self._journal: Journal | None = None
         self._stack = ExitStack()
+        # Set by commands that wait on one request in the foreground: an outage and its end are then shown as
+        # progress lines (in a batch, many workers retry at once, so retries stay at -v).
+        self.announce_retries = False
 
     @property
     def env(self) -> dict[str, str]:
@@ -56,14 +60,24 @@ class AppContext:
             self._env = env
         return self._env
 
-    def client(self, *, web_base: str | None = None) -> Client:
-        """The library client, with the token registered as a secret and its warnings shown."""
+    def client(self, *, web_base: str | None = None, for_login: bool = False) -> Client:
+        """The library client, with the token registered as a secret and its warnings shown.
+
+        ``for_login``: a token file that cannot be used is ignored (login is how it gets replaced).
+        """
         if self._client is None:
-            from runcomfy.auth.credentials import find_token
+            from runcomfy.auth.credentials import TokenLookup, find_token, token_path
             from runcomfy.client import Client
+            from runcomfy.errors import InvalidTokenFile
 
             env = self.env
-            lookup = find_token(env)
+            _route_library_logging(self.output)
+            try:
+                lookup = find_token(env)
+            except InvalidTokenFile:
+                if not for_login:
+                    raise
+                lookup = TokenLookup(None, token_path(env))
             for warning in lookup.warnings:
                 self.output.warning(warning)
             if lookup.token is not None:
@@ -75,15 +89,27 @@ class AppContext:
                 web_base=web_base,
                 trace=trace,
                 on_retry=self._on_retry,
+                on_recovered=self._on_recovered,
                 retry_window_s=retry_window(env),
+                look_up_token=False,  # looked up above, once
             )
             self.output.verbose(f"Model API base: {self._client.model_api_base}")
             self._stack.callback(self._client.close)
         return self._client
 
-    def _on_retry(self, error: Exception, attempt: int, delay_s: float) -> None:
-        """Shown with ``-v``: the library is riding out a transient failure."""
-        self.output.verbose(f"{error} (attempt {attempt}); retrying in {delay_s:.1f}s")
+    def _on_retry(self, notice: RetryNotice) -> None:
+        """An outage's first failure is a progress line when retries are announced; every retry shows at -v."""
+        if notice.attempt == 1 and self.announce_retries:
+            self.output.progress(
+                "retry", f"{notice.error}; retrying for up to {_duration(notice.gives_up_in_s)}"
+            )
+        self.output.verbose(f"{notice.error} (attempt {notice.attempt}); retrying in {notice.delay_s:.1f}s")
+
+    def _on_recovered(self, failed_attempts: int, seconds: float) -> None:
+        if self.announce_retries:
+            self.output.progress(
+                "retry", f"recovered after {failed_attempts} failed attempt(s) ({_duration(seconds)})"
+            )
 
     def journal(self) -> Journal:
         """The local request journal in the state directory."""
@@ -93,6 +119,10 @@ class AppContext:
             self._journal = Journal(default_journal_path(self.env if self.local else self._base_env))
             self._stack.callback(self._journal.close)
         return self._journal
+
+    def journal_scope(self) -> JournalScope:
+        """Whose journal rows this command may reuse: the client's API base and token fingerprint."""
+        return self.journal().scope_for(self.client())
 
     def schema_cache(self) -> SchemaCache:
         """The local cache of model records (schemas), so repeated runs do not refetch them."""
@@ -120,6 +150,32 @@ class AppContext:
     def close(self) -> None:
         """Close the client and stop the embedded emulator."""
         self._stack.close()
+
+
+def _duration(seconds: float) -> str:
+    """``45s``, ``5m``, ``2m30s``: how long, for a person."""
+    whole = max(round(seconds), 0)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+
+
+def _route_library_logging(output: Output) -> None:
+    """Send the library's log records (e.g. "none of the file URLs was downloaded") to ``-v`` output.
+
+    The library logs for scripts that use it directly; the CLI already reports the same facts as progress
+    lines, and Python's fallback handler would otherwise print them on stderr, even in json mode.
+    """
+    import logging
+
+    class _ToOutput(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            output.verbose(record.getMessage())
+
+    logger = logging.getLogger("runcomfy")
+    logger.handlers = [_ToOutput()]
+    logger.propagate = False
 
 
 def retry_window(env: Mapping[str, str]) -> float:

@@ -20,12 +20,16 @@ Decisions beyond the letter of the contract:
   answering 5xx, and the reliability rules require a sustained outage to end with 69 or 75, never 1.
 * A bare ``APIStatusError`` is, by construction of ``errors.status_error_class``, a 4xx without a
   subclass of its own (402, 409, 413, ...); it exits 65 like the official CLI's "other 400-499".
-* ``TokenFileError`` (token file unreadable, symlinked or unwritable) and any raw ``OSError`` exit
-  **74**: the library wraps network failures into ``APIConnectionError``, so an ``OSError`` that reaches
-  the CLI is a local file problem. The builtin ``TimeoutError`` (an ``OSError``) is listed first and
-  exits 75.
+* ``TokenFileError`` (the token file cannot be written or removed) and any raw ``OSError`` exit **74**: the
+  library wraps network failures into ``APIConnectionError``, so an ``OSError`` that reaches the CLI is a local
+  file problem. The builtin ``TimeoutError`` (an ``OSError``) is listed first and exits 75. A token file that
+  cannot be *read* or is not a token file (``InvalidTokenFile``) is an authentication problem: 77, and
+  ``runcomfy login`` replaces it.
 * ``LoginError`` without a more specific type (the flow ended without a token) exits 77 with the other
   authentication failures.
+* Hints: an error raised where its cause is known carries its own ``hint``, which wins. The table's hint is the
+  fallback for a type; the input-data rows (65, 66) have none, because their messages already name the field,
+  the file or the id to fix, and a generic "check the input" beside them only misleads.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class ExitCode(IntEnum):
     DATAERR = 65
     NOINPUT = 66
     UNAVAILABLE = 69
+    CANTCREAT = 73
     IOERR = 74
     TEMPFAIL = 75
     NOPERM = 77
@@ -60,10 +65,12 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.USAGE: "usage error (unknown command or flag, bad flag value)",
     ExitCode.DATAERR: "bad input data (malformed JSON, rejected by the server: 400/404/422)",
     ExitCode.NOINPUT: "an input file does not exist",
-    ExitCode.UNAVAILABLE: "the service is unavailable (5xx, unreachable or unusable answers), after retries",
+    ExitCode.UNAVAILABLE: "the service is unavailable (5xx, unreachable or unusable answers, a status that never"
+    " changes), after retries",
+    ExitCode.CANTCREAT: "the output directory cannot be created or written (checked before submitting)",
     ExitCode.IOERR: "local I/O error (a download or the token file could not be written)",
     ExitCode.TEMPFAIL: "temporary failure (timeout, 408/429 after retries, --timeout reached, code expired)",
-    ExitCode.NOPERM: "authentication (no token, 401/403, login denied)",
+    ExitCode.NOPERM: "authentication (no token, an unusable token file, 401/403, login denied)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
 }
 
@@ -84,22 +91,32 @@ class ExitRule:
 
 _LOGIN_HINT = "run `runcomfy login`, or set RUNCOMFY_TOKEN"
 
+
+class BatchFailed(errors.RunComfyError):
+    """Some items of a batch did not succeed.
+
+    ``exit_code`` is the exit class all the failures share (77 when every item was refused with 401), or 1 when
+    they differ or only some items failed; ``hint`` is the command that helps (``--retry-failed``, resume, login).
+    A CLI concept (the library reports each item's own outcome), so it lives beside the exit table.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+
+
 #: First match wins, so every subclass comes before its base class (a test checks no rule is shadowed).
 EXIT_RULES: tuple[ExitRule, ...] = (
     ExitRule(KeyboardInterrupt, ExitCode.INTERRUPTED, None),
     ExitRule(errors.Interrupted, ExitCode.INTERRUPTED, None),
     ExitRule(click.exceptions.Abort, ExitCode.INTERRUPTED, None),
     ExitRule(click.UsageError, ExitCode.USAGE, "see `runcomfy --help`"),
-    # Input
-    ExitRule(errors.InputFileNotFound, ExitCode.NOINPUT, "check the path given to --input-file"),
-    # Not only --input: model ids and request ids are checked with this type too, so the hint stays general.
-    ExitRule(
-        errors.InvalidInput,
-        ExitCode.DATAERR,
-        "check the input (a JSON object), the model id or the request id",
-    ),
+    # Input: the message names the file, field or id; no generic hint.
+    ExitRule(errors.InputFileNotFound, ExitCode.NOINPUT, None),
+    ExitRule(errors.InvalidInput, ExitCode.DATAERR, None),
     # Authentication
     ExitRule(errors.NotAuthenticated, ExitCode.NOPERM, _LOGIN_HINT),
+    ExitRule(errors.InvalidTokenFile, ExitCode.NOPERM, "run `runcomfy login` (it replaces the file)"),
     ExitRule(errors.AuthenticationError, ExitCode.NOPERM, "the token was rejected; " + _LOGIN_HINT),
     ExitRule(
         errors.PermissionDeniedError,
@@ -109,18 +126,11 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     ExitRule(errors.LoginDenied, ExitCode.NOPERM, "run `runcomfy login` again and click Authorize"),
     ExitRule(errors.LoginExpired, ExitCode.TEMPFAIL, "the code expired; run `runcomfy login` again"),
     ExitRule(errors.LoginError, ExitCode.NOPERM, "run `runcomfy login` again"),
-    # The service's answers
-    ExitRule(
-        errors.BadRequestError,
-        ExitCode.DATAERR,
-        "check the model id and its input schema at https://www.runcomfy.com/models",
-    ),
-    ExitRule(errors.NotFoundError, ExitCode.DATAERR, "check the model id or request id"),
-    ExitRule(
-        errors.ValidationError,
-        ExitCode.DATAERR,
-        "check the input against the model's schema at https://www.runcomfy.com/models",
-    ),
+    # The service's answers. Rejections (65) carry the server's reason in the message; a hint is set where the
+    # model id is known (`runcomfy models get MODEL`).
+    ExitRule(errors.BadRequestError, ExitCode.DATAERR, None),
+    ExitRule(errors.NotFoundError, ExitCode.DATAERR, None),
+    ExitRule(errors.ValidationError, ExitCode.DATAERR, None),
     ExitRule(
         errors.RequestTimeoutError,
         ExitCode.TEMPFAIL,
@@ -133,7 +143,7 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     ExitRule(
         errors.ServerError, ExitCode.UNAVAILABLE, "the service is failing; try again later", resumable=True
     ),
-    ExitRule(errors.APIStatusError, ExitCode.DATAERR, "check the model id and input"),
+    ExitRule(errors.APIStatusError, ExitCode.DATAERR, None),
     ExitRule(
         errors.APITimeoutError, ExitCode.TEMPFAIL, "the service is slow; try again shortly", resumable=True
     ),
@@ -151,11 +161,23 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     ),
     # Waiting and results
     ExitRule(errors.WaitTimeout, ExitCode.TEMPFAIL, "the request may still finish", resumable=True),
+    ExitRule(
+        errors.StatusStuck,
+        ExitCode.UNAVAILABLE,
+        "the service reports a status this CLI does not know; the request may still finish",
+        resumable=True,
+    ),
     ExitRule(errors.RequestFailed, ExitCode.FAILURE, None),
     ExitRule(errors.RequestCancelled, ExitCode.FAILURE, None),
-    # (classify() gives a batch the exit class its failed items share; this row is the fallback)
-    ExitRule(errors.BatchFailed, ExitCode.FAILURE, "run the same command again to resume unfinished items"),
+    # (a batch carries the exit class its failed items share and the hint that fits them; this is the fallback)
+    ExitRule(BatchFailed, ExitCode.FAILURE, None),
     # Local files
+    ExitRule(
+        errors.OutputDirectoryError,
+        ExitCode.CANTCREAT,
+        "choose another --output-dir, or fix its permissions",
+        resumable=True,
+    ),
     ExitRule(
         errors.DownloadError,
         ExitCode.IOERR,
@@ -186,19 +208,24 @@ def classify(exc: BaseException) -> int:
 
     A batch's failure carries the class its items share (computed from their own exceptions' types).
     """
-    if isinstance(exc, errors.BatchFailed):
+    if isinstance(exc, BatchFailed):
         return exc.exit_code
     return int(rule_for(exc).code)
 
 
 def hint_for(exc: BaseException) -> str | None:
-    """A short next step for the user, with the resume command when a request id is known and useful."""
+    """A short next step for the user: the error's own hint, else its type's; with the resume command when a
+    request id is known and the request may still be fetched."""
     rule = rule_for(exc)
+    own = exc.hint if isinstance(exc, errors.RunComfyError) else None
+    hint = own if own is not None else rule.hint
     request_id = getattr(exc, "request_id", None) if isinstance(exc, errors.RunComfyError) else None
     if rule.resumable and request_id:
         resume = f"resume with `runcomfy result {request_id}`"
-        return f"{rule.hint}; {resume}" if rule.hint else resume
-    return rule.hint
+        if hint and f"runcomfy result {request_id}" in hint:
+            return hint
+        return f"{hint}; {resume}" if hint else resume
+    return hint
 
 
 def possible_codes() -> frozenset[int]:

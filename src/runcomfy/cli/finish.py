@@ -1,10 +1,15 @@
 """Once a request has a result: print it, download its files, record it in the journal, decide the outcome.
 
-Shared by ``run`` and ``result`` so both present a finished request the same way. Order matters for
-compatibility: ``run`` prints the ``output`` value before downloading (as the official CLI), while
-``--emit record`` prints the whole record after the downloads so it can list every saved file.
+Shared by ``run`` and ``result`` so both present a finished request the same way. What is printed on stdout is
+always exactly one JSON document (a bare-string output is printed as a JSON string, so ``| jq -r .`` works):
+
+- ``output`` (``run``'s default): the result's ``output`` value, printed before downloading, as the official CLI;
+- ``server`` (``result``'s default): the service's whole result record, every key kept, before downloading;
+- ``record`` (``--emit record``): the server's record plus what happened here (``model_id``, ``files`` saved
+  with their sha256, ``skipped_urls``), printed after the downloads so it can list them.
+
 Failed downloads and untrusted URLs are reported (unlike the official CLI, a trusted file that cannot be
-saved makes the command exit 74).
+saved makes the command exit 74). A result that is not finished yet is printed and ends with exit 75.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ from runcomfy.downloads import (
     download_outputs,
     file_has_sha256,
 )
-from runcomfy.errors import DownloadError, JournalError
+from runcomfy.errors import DownloadError, JournalError, WaitTimeout
 from runcomfy.results import Result, raise_for_outcome
 
 
 def result_record(result: Result, model_id: str | None, report: DownloadReport | None) -> dict[str, Any]:
-    """The whole record of a request as one JSON document (contract section 3)."""
-    record = result.to_dict()
+    """The whole record of a request as one JSON document: every key the service sent, plus ours."""
+    record = dict(result.raw)
+    record.update(result.to_dict())
     record["line"] = None  # the same keys as a batch's JSONL record, where ``line`` is the input's line
     record["model_id"] = model_id or result.raw.get("model_id")
     record["files"] = _journal_files(report) or []
@@ -114,25 +120,32 @@ def finish(
     emit: str,
     known_files: Sequence[Mapping[str, Any]] = (),
 ) -> None:
-    """Present a result; raise for a failed/cancelled request or for files that could not be saved.
+    """Present a result; raise for a failed, cancelled or unfinished request or for files that could not be saved.
 
-    ``emit`` is ``output`` (the output value, as the official ``run``) or ``record`` (the whole record).
+    ``emit`` is ``output`` (the output value, as the official ``run``), ``server`` (the service's whole record,
+    as the official ``result``) or ``record`` (the server's record with the saved files).
     """
     out = app.output
     status = result.status
+    if emit == "server":
+        out.document(dict(result.raw))
     if not status.is_terminal:
-        out.progress("info", f"not finished yet (status: {status.describe()})")
-        out.data(result_record(result, model_id, None))
+        if emit == "record":
+            out.document(result_record(result, model_id, None))
         _journal_update(app, result.request_id, status=status.name)
-        return
+        raise WaitTimeout(
+            f"request {result.request_id} is not finished yet (status: {status.describe()})",
+            request_id=result.request_id,
+            hint=f"fetch it again later with `runcomfy result {result.request_id}`",
+        )
     if not status.is_success:
         _journal_update(app, result.request_id, status=status.name, error=result.error)
         if emit == "record":
-            out.data(result_record(result, model_id, None))
+            out.document(result_record(result, model_id, None))
         raise_for_outcome(result)
     out.progress("ok", status.name)
     if emit == "output":
-        out.data(result.output if result.output is not None else {})
+        out.document(result.output if result.output is not None else {})
     report = download_files(app, result, output_dir, known_files) if download else None
     _journal_update(
         app,
@@ -143,7 +156,7 @@ def finish(
         output_dir=output_dir if download else None,
     )
     if emit == "record":
-        out.data(result_record(result, model_id, report))
+        out.document(result_record(result, model_id, report))
     if report is not None and report.failed:
         url, error = report.failed[0]
         raise DownloadError(

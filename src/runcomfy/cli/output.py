@@ -6,6 +6,7 @@
 method           stream   shown when
 ===============  =======  ====================================================================================
 ``data``         stdout   always (pretty: indented JSON or plain text; json: one compact document)
+``document``     stdout   always: JSON in both modes (indented or compact), even for a bare string
 ``kv``/``table`` stdout   always (json mode writes the same facts as one compact document)
 ``record``       stdout   always (json: the value; pretty: key/value lines of chosen pairs, or nothing)
 ``progress``     stderr   pretty mode and not ``-q``; emoji on a colour-capable TTY, else ``[tag] text``
@@ -240,23 +241,33 @@ class Output:
         hint: str | None = None,
         exit_code: int | None = None,
         request_id: str | None = None,
+        detail: Any = None,
+        headline: str | None = None,
+        lines: Sequence[str] = (),
         **extra: Any,
     ) -> None:
         """The failure of the command, in every mode.
 
-        Pretty: ``Error: <message>``, then ``Request id: <id>`` and ``Hint: <hint>`` when given. Json: one
-        compact line with ``error`` (always a string) and, when given, ``exit_code``, ``request_id``,
-        ``hint`` and the ``extra`` keys.
+        Pretty: ``Error: <message>`` (or ``<headline>`` followed by ``lines``, one problem each), then
+        ``Request id: <id>`` and ``Hint: <hint>`` when given. Json: one compact line with ``error`` (always a
+        string, the whole message), and when given ``exit_code``, ``request_id``, ``hint``, ``detail`` (real
+        JSON: the server's error object or the list of input problems) and the ``extra`` keys.
         """
         if self.json_mode:
             fields: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-            for key, value in (("exit_code", exit_code), ("request_id", request_id), ("hint", hint)):
+            pairs = (("exit_code", exit_code), ("request_id", request_id), ("hint", hint), ("detail", detail))
+            for key, value in pairs:
                 if value is not None:
                     fields[key] = value
             fields["error"] = str(message)
             self._line(self._err, to_json(fields, pretty=False))
             return
-        self._line(self._err, f"Error: {escape_control(message)}")
+        if headline is not None and lines:
+            self._line(self._err, f"Error: {escape_control(headline)}")
+            for line in lines:
+                self._line(self._err, f"  {escape_control(line)}")
+        else:
+            self._line(self._err, f"Error: {escape_control(message)}")
         if request_id:
             self._line(self._err, f"Request id: {escape_control(request_id)}")
         if hint:
@@ -264,14 +275,20 @@ class Output:
 
     def exception(self, exc: BaseException) -> int:
         """Report ``exc`` as the command's error and return the exit code it maps to."""
+        from runcomfy.errors import InputProblems, problem_text
+
         code = classify(exc)
         request_id = getattr(exc, "request_id", None)
         message = "interrupted" if isinstance(exc, KeyboardInterrupt) else (str(exc) or type(exc).__name__)
+        problems = exc if isinstance(exc, InputProblems) else None
         self.error(
             message,
             hint=hint_for(exc),
             exit_code=code,
             request_id=request_id if isinstance(request_id, str) else None,
+            detail=getattr(exc, "detail", None),
+            headline=problems.headline if problems else None,
+            lines=[problem_text(p) for p in problems.problems] if problems else (),
         )
         return code
 
@@ -285,6 +302,11 @@ class Output:
             self._line(self._out, escape_control(value, keep_newlines=True).rstrip("\n"))
         else:
             self._line(self._out, to_json(value, pretty=True))
+
+    def document(self, value: Any) -> None:
+        """A JSON document in every mode (pretty: indented; json: compact), even a bare string or number, so
+        ``| jq`` always works on what ``run`` and ``result`` print."""
+        self._line(self._out, to_json(value, pretty=not self.json_mode))
 
     def record(self, value: Any, pairs: Sequence[tuple[str, Any]] | None = None) -> None:
         """Data whose pretty form differs from its JSON form, so commands never branch on the mode.

@@ -4,6 +4,9 @@ The model's record comes from the schema cache when fresh, else from the catalog
 the command with exit 65 listing every problem, and nothing is submitted (nothing is billed). If the catalog
 cannot be reached, the run goes ahead with a warning: the pre-flight check is a help, never a new way to fail.
 ``--no-validate`` skips the check (shorthand values are still converted by the schema when it is at hand).
+
+A model id the catalog does not know gets "did you mean" with the closest catalog ids, from a local index of
+ids (see :mod:`runcomfy.model_index`) that ``models list`` also feeds.
 """
 
 from __future__ import annotations
@@ -15,21 +18,25 @@ from typing import TYPE_CHECKING, Any
 from runcomfy.errors import (
     APIConnectionError,
     APIResponseError,
+    InputProblems,
     InvalidInput,
     NotFoundError,
     RateLimitError,
     RequestTimeoutError,
     ServerError,
 )
+from runcomfy.safe_text import strip_controls
 
 if TYPE_CHECKING:
     from runcomfy.batch import BatchInput
     from runcomfy.cli.context import AppContext
     from runcomfy.client import Client
+    from runcomfy.model_index import ModelIndex
 
 PREFLIGHT_RETRY_WINDOW_S = (
     10.0  # a catalog outage delays a run by seconds at most, then it goes ahead unchecked
 )
+MAX_BAD_LINES_SHOWN = 5
 _UNREACHABLE = (APIConnectionError, APIResponseError, ServerError, RateLimitError, RequestTimeoutError)
 
 
@@ -43,8 +50,9 @@ def model_schema(app: AppContext, client: Client, model: str) -> dict[str, Any] 
             retry_window_s=PREFLIGHT_RETRY_WINDOW_S,
         )
     except NotFoundError:
+        suggestion = did_you_mean_model(app, client, model)
         raise InvalidInput(
-            f"model `{model}` is not in the catalog; find model ids with `runcomfy models list`"
+            f"model `{model}` is not in the catalog; find model ids with `runcomfy models list`{suggestion}"
         ) from None
     except _UNREACHABLE as exc:
         app.output.warning(
@@ -53,6 +61,47 @@ def model_schema(app: AppContext, client: Client, model: str) -> dict[str, Any] 
         return None
     schema = record.get("input_schema")
     return schema if isinstance(schema, dict) else None
+
+
+def did_you_mean_model(app: AppContext, client: Client, model: str) -> str:
+    """``; did you mean "a/b/c"?`` naming the catalog ids closest to ``model``, or ``""``.
+
+    For any message that says a model id is unknown. It takes two seconds at most (the index on disk answers
+    at once when fresh) and never raises: a failed lookup only means no suggestion.
+    """
+    from runcomfy.model_index import suggest_model_ids
+
+    try:
+        ids = suggest_model_ids(client, model_index(app), app.cache_namespace(), model)
+    except Exception:  # the namespace needs the client, which may fail to build; still no new error
+        return ""
+    if not ids:
+        return ""
+    quoted = [f'"{strip_controls(model_id, max_len=120)}"' for model_id in ids]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"; did you mean {listed}?"
+
+
+def remember_models_page(app: AppContext, page: dict[str, Any], *, whole_catalog: bool) -> None:
+    """Keep the ids of a ``models list`` page for later suggestions; ``whole_catalog`` when the page is the
+    entire unfiltered catalog, so it can stand for it. Never raises: this is bookkeeping on the side."""
+    from runcomfy.model_index import ids_of_page
+
+    try:
+        index, namespace, ids = model_index(app), app.cache_namespace(), ids_of_page(page)
+        if whole_catalog:
+            index.put(namespace, ids, complete=True)
+        else:
+            index.add(namespace, ids)
+    except Exception:
+        return
+
+
+def model_index(app: AppContext) -> ModelIndex:
+    """The index of catalog model ids, in the schema cache's directory (clearing the cache clears it too)."""
+    from runcomfy.model_index import ModelIndex
+
+    return ModelIndex(app.schema_cache().directory)
 
 
 def prepare_input(
@@ -75,8 +124,10 @@ def prepare_input(
     if validate and schema is not None:
         problems = _problems(schema, body)
         if problems:
-            raise InvalidInput(
-                f"the input does not match the schema of {model}; nothing was submitted: {problems}"
+            raise InputProblems(
+                f"the input does not match the schema of {model}; nothing was submitted",
+                problems,
+                hint=f"see its inputs with `runcomfy models get {model}`; --no-validate skips this check",
             )
     return body
 
@@ -100,17 +151,31 @@ def prepare_batch(
     defaults = parse_assignments(assignments, schema, stdin=sys.stdin.buffer) if assignments else {}
     merged = [BatchInput(item.line, merge_input(defaults, item.input)) for item in inputs]
     if validate and schema is not None:
-        found = [(item.line, _problems(schema, item.input)) for item in merged]
-        bad = [f"line {line}: {problems}" for line, problems in found if problems]
-        if bad:
-            shown = "; ".join(bad[:5]) + (f" (and {len(bad) - 5} more lines)" if len(bad) > 5 else "")
-            raise InvalidInput(
-                f"{len(bad)} line(s) do not match the schema of {model}; nothing was submitted: {shown}"
+        found = {item.line: _problems(schema, item.input) for item in merged}
+        bad_lines = [line for line, problems in found.items() if problems]
+        if bad_lines:
+            shown = bad_lines[:MAX_BAD_LINES_SHOWN]
+            problems = [{"line": line, **problem} for line in shown for problem in found[line]]
+            more = len(bad_lines) - len(shown)
+            if more:
+                problems.append(
+                    {"field": "", "message": f"... and {plural(more, 'more line')}", "kind": "more"}
+                )
+            raise InputProblems(
+                f"{plural(len(bad_lines), 'line')} of the batch do not match the schema of {model}; "
+                "nothing was submitted",
+                problems,
+                hint=f"see its inputs with `runcomfy models get {model}`; --no-validate skips this check",
             )
     return merged
 
 
-def _problems(schema: dict[str, Any], body: dict[str, Any]) -> str:
+def plural(count: int, noun: str) -> str:
+    """``1 line``, ``2 lines``, ``1 more line``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _problems(schema: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
     from runcomfy.validation import check_input
 
-    return " | ".join(f"{p.field or 'input'}: {p.message}" for p in check_input(schema, body))
+    return [{"field": p.field, "message": p.message, "kind": p.kind} for p in check_input(schema, body)]

@@ -12,9 +12,11 @@ from runcomfy.cli.context import app_context
 from runcomfy.cli.run import require_client
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import Interrupted, JournalError
+from runcomfy.journal_statuses import STATUS_FILTERS
 
 if TYPE_CHECKING:
-    from runcomfy.journal import JournalEntry
+    from runcomfy.cli.context import AppContext
+    from runcomfy.journal import Journal, JournalEntry, JournalScope
 
 REQUEST_ID = click.argument("request_id")
 
@@ -96,17 +98,28 @@ def cancel_command(request_id: str) -> None:
 @REQUEST_ID
 @click.option(
     "--output-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(),
     help="Where to save files (default: the directory recorded when the request was run, else '.').",
 )
 @click.option("--no-download", is_flag=True, help="Print the record without downloading files.")
-def result_command(request_id: str, output_dir: str | None, no_download: bool) -> None:
+@click.option(
+    "--emit",
+    type=click.Choice(["server", "record"]),
+    default="server",
+    show_default=True,
+    help="Print the service's record (as the official CLI) or ours, with the saved files and their sha256.",
+)
+def result_command(request_id: str, output_dir: str | None, no_download: bool, emit: str) -> None:
     """Fetch a request's result record and download its files (resume a run that was interrupted).
+
+    Prints the service's whole record first (every key it sent), then downloads the files of a finished
+    request. A request that is not finished yet exits 75; a failed or cancelled one exits 1.
 
     \b
     Examples:
       runcomfy result 3f1c...-9a2e
       runcomfy result 3f1c...-9a2e --output-dir out/ --no-download
+      runcomfy --output json result 3f1c...-9a2e --emit record | jq -r '.files[].path'
     """
     from runcomfy.cli.finish import finish
 
@@ -119,13 +132,17 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool) -
     with interrupts_raise():
         try:
             result = client.result(request_id)
+            if not no_download and result.status.is_success:
+                from runcomfy.downloads import check_output_directory
+
+                check_output_directory(directory)
             finish(
                 app,
                 result,
                 model_id=entry.model_id if entry else None,
                 output_dir=directory,
                 download=not no_download,
-                emit="record",
+                emit=emit,
                 known_files=entry.files if entry else (),
             )
         except KeyboardInterrupt:
@@ -133,10 +150,11 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool) -
 
 
 def _journal_entry(request_id: str) -> JournalEntry | None:
-    """What the journal knows of a request (its output directory, model and saved files)."""
+    """What the journal knows of a request (its output directory, model and saved files), if this identity and
+    API base recorded it: another token's record is never trusted."""
     app = app_context()
     try:
-        return app.journal().get(request_id)
+        return app.journal().get(request_id, scope=app.journal_scope())
     except JournalError as exc:  # a broken journal must not stand between the user and a paid result
         app.output.warning(f"could not read the journal ({exc}); saving files to the current directory")
         return None
@@ -147,11 +165,26 @@ def _journal_entry(request_id: str) -> JournalEntry | None:
     "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="How many, newest first."
 )
 @click.option(
-    "--status", "status_filter", metavar="STATUS", help="Only this status (e.g. completed, failed)."
+    "--status",
+    "status_filter",
+    type=click.Choice(list(STATUS_FILTERS), case_sensitive=False),
+    help="Only this status.",
 )
 @click.option("--model", "model_filter", metavar="MODEL_ID", help="Only this model.")
-def list_command(limit: int, status_filter: str | None, model_filter: str | None) -> None:
-    """List requests from the local journal (every request this machine submitted), newest first.
+@click.option(
+    "--all", "all_identities", is_flag=True, help="Every identity and API base, not only the current."
+)
+@click.option(
+    "--no-refresh", is_flag=True, help="Do not ask the service about requests that had not finished."
+)
+def list_command(
+    limit: int, status_filter: str | None, model_filter: str | None, all_identities: bool, no_refresh: bool
+) -> None:
+    """List requests from the local journal (what this machine submitted), newest first.
+
+    Only the requests of the current token and API base are shown (--all shows every one). Requests that had
+    not finished when last seen (submitted with --no-wait, interrupted...) are refreshed with one status call
+    each, a few at a time, and what is learnt is recorded (--no-refresh skips that).
 
     \b
     Examples:
@@ -159,19 +192,48 @@ def list_command(limit: int, status_filter: str | None, model_filter: str | None
       runcomfy requests list --status failed --limit 50
       runcomfy --output json requests list --model openai/gpt-image-2/text-to-image | jq -r '.[].request_id'
     """
+    from runcomfy.cli.refresh import refresh_unfinished
+
     app = app_context()
-    entries = app.journal().list(limit, status=status_filter, model=model_filter)
+    journal = app.journal()
+    scope = None if all_identities else _current_scope(app)
+    entries = journal.list(limit, status=status_filter, model=model_filter, scope=scope)
+    if not no_refresh and entries:
+        entries = refresh_unfinished(app, entries, scope)
+        if status_filter is not None:  # a refreshed row may have left the status asked for
+            wanted = {s.lower() for s in STATUS_FILTERS[status_filter.lower()]}
+            entries = [e for e in entries if e.status.lower() in wanted]
     if app.output.json_mode:
         app.output.data([_entry_record(entry) for entry in entries])
         return
     if not entries:
-        app.output.progress("info", "No requests recorded yet.")
+        app.output.progress("info", _nothing_listed(journal, scope, status_filter, model_filter))
         return
     rows = [
         (e.created_at[:19].replace("T", " "), e.request_id, e.model_id, e.status, len(e.files))
         for e in entries
     ]
     app.output.table(["TIME", "REQUEST_ID", "MODEL", "STATUS", "FILES"], rows)
+
+
+def _current_scope(app: AppContext) -> JournalScope | None:
+    """The current identity's scope; ``None`` (every row) when no token is set, saying so."""
+    if not app.client().has_token:
+        app.output.progress("info", "not signed in: showing the requests of every identity")
+        return None
+    return app.journal_scope()
+
+
+def _nothing_listed(
+    journal: Journal, scope: JournalScope | None, status: str | None, model: str | None
+) -> str:
+    """Why the list is empty: nothing recorded at all, nothing for this identity, or nothing matching."""
+    if journal.count() == 0:
+        return "No requests recorded yet."
+    filters = [f"--{name} {value}" for name, value in (("status", status), ("model", model)) if value]
+    if filters:
+        return f"No requests match {' '.join(filters)}."
+    return "No requests recorded for this token and API base (--all shows every identity)."
 
 
 def _entry_record(entry: JournalEntry) -> dict[str, Any]:

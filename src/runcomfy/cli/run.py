@@ -14,9 +14,19 @@ import click
 
 from runcomfy.cli.context import AppContext, app_context
 from runcomfy.cli.inputs import check_model_id, read_input
+from runcomfy.cli.live import WaitSpinner
 from runcomfy.cli.preflight import prepare_input
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
-from runcomfy.errors import Interrupted, NotAuthenticated, RunComfyError, WaitTimeout
+from runcomfy.errors import (
+    APIStatusError,
+    BadRequestError,
+    Interrupted,
+    NotAuthenticated,
+    NotFoundError,
+    RunComfyError,
+    ValidationError,
+    WaitTimeout,
+)
 from runcomfy.status import parse_status
 
 if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, to keep --help fast
@@ -24,7 +34,6 @@ if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, t
     from runcomfy.status import RequestStatus
 
 NOT_SIGNED_IN = "not signed in — run `runcomfy login` first, or set RUNCOMFY_TOKEN"
-CANCEL_TIMEOUT_S = 10.0
 
 
 def require_client(app: AppContext) -> Client:
@@ -42,7 +51,7 @@ def require_client(app: AppContext) -> Client:
 @click.option("--input-file", metavar="PATH", help="Read the input JSON from a file ('-' for stdin).")
 @click.option("--no-wait", is_flag=True, help="Submit and print the request id without waiting.")
 @click.option(
-    "--poll-secs", default=2, show_default=True, type=click.IntRange(min=0), help="Seconds between polls."
+    "--poll-secs", default=2, show_default=True, type=click.IntRange(min=1), help="Seconds between polls."
 )
 @click.option(
     "--timeout",
@@ -54,7 +63,7 @@ def require_client(app: AppContext) -> Client:
     "--output-dir",
     default=".",
     show_default=True,
-    type=click.Path(file_okay=False),
+    type=click.Path(),
     help="Where to save the result's files.",
 )
 @click.option("--no-download", is_flag=True, help="Print the result without downloading files.")
@@ -82,6 +91,11 @@ def require_client(app: AppContext) -> Client:
     "--restart", is_flag=True, help="With --batch: forget earlier progress and submit every line again."
 )
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With --batch: submit again the lines that ended failed, cancelled or timed out (keeps the others).",
+)
+@click.option(
     "--no-validate", is_flag=True, help="Skip the pre-flight check of the input against the model's schema."
 )
 def run_command(
@@ -97,6 +111,7 @@ def run_command(
     batch_file: str | None,
     concurrency: int,
     restart: bool,
+    retry_failed: bool,
     assignments: tuple[str, ...],
     no_validate: bool,
 ) -> None:
@@ -114,6 +129,7 @@ def run_command(
       runcomfy --output json run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --emit record
       runcomfy run openai/gpt-image-2/text-to-image --input '{"prompt": "x"}' --no-wait
       runcomfy run openai/gpt-image-2/text-to-image --batch prompts.jsonl --concurrency 8 --output-dir out/
+      runcomfy run openai/gpt-image-2/text-to-image --batch prompts.jsonl --output-dir out/ --retry-failed
       runcomfy run blackforestlabs/flux-1-kontext/pro/edit prompt="add a red hat" image_url=@photo.png seed=7
       runcomfy run openai/gpt-image-2/text-to-image prompt="a fox" num_images:=2
     """
@@ -129,11 +145,14 @@ def run_command(
             raise click.UsageError(
                 "--batch cannot be combined with --input, --input-file, --no-wait or --emit"
             )
+        if restart and retry_failed:
+            raise click.UsageError("--restart and --retry-failed cannot be used together")
         _run_batch(
             model_id,
             batch_file,
             concurrency,
             restart,
+            retry_failed,
             output_dir,
             no_download,
             poll_secs,
@@ -142,14 +161,18 @@ def run_command(
             no_validate,
         )
         return
-    if restart:
-        raise click.UsageError("--restart only applies to --batch")
+    if restart or retry_failed:
+        raise click.UsageError("--restart and --retry-failed only apply to --batch")
     body = read_input(inline_input, input_file)
     model = check_model_id(model_id)
     app = app_context()
     client = require_client(app)
     out = app.output
     body = prepare_input(app, client, model, body, assignments, validate=not no_validate)
+    if not no_wait and not no_download:
+        from runcomfy.downloads import check_output_directory
+
+        check_output_directory(output_dir)  # before paying for a request whose files could not be saved
     out.progress("submit", f"Submitting request to {model}")
     with interrupts_raise():
         try:
@@ -159,21 +182,24 @@ def run_command(
                 "interrupted while submitting; a request may have been created — "
                 "see `runcomfy requests list` or the RunComfy dashboard"
             ) from None
+        except (BadRequestError, NotFoundError, ValidationError) as exc:
+            raise _explain_rejection(app, client, model, exc) from None
         _record(app, handle, model, body, Path(output_dir), client.model_api_base)
         out.detail(f"request_id: {handle.request_id}")
         if no_wait:
             out.data({"request_id": handle.request_id, "wait": False})
             return
-        interval = max(poll_secs, 1)
+        app.announce_retries = True
         try:
-            out.progress("poll", f"Polling status (every {interval}s)...")
-            result = handle.wait(
-                timeout=timeout,
-                on_update=lambda s: _show_status(app, s),
-                poll_interval_s=interval,
-                cancel_on_timeout=True,
-                raise_on_failure=False,
-            )
+            out.progress("poll", f"Polling status (every {poll_secs}s)...")
+            with WaitSpinner(out, "submitted") as spinner:
+                result = handle.wait(
+                    timeout=timeout,
+                    on_update=lambda s: _show_status(app, spinner, s),
+                    poll_interval_s=poll_secs,
+                    cancel_on_timeout=True,
+                    raise_on_failure=False,
+                )
             finish(
                 app, result, model_id=model, output_dir=Path(output_dir), download=not no_download, emit=emit
             )
@@ -185,11 +211,24 @@ def run_command(
             raise
 
 
+def _explain_rejection(app: AppContext, client: Client, model: str, exc: APIStatusError) -> APIStatusError:
+    """A submit the service refused: point at the model's inputs, or at the ids that look like the one given."""
+    from runcomfy.cli.preflight import did_you_mean_model
+
+    if isinstance(exc, ValidationError):
+        exc.hint = f"see the model's inputs with `runcomfy models get {model}`"
+        return exc
+    suggestion = did_you_mean_model(app, client, model)
+    exc.hint = f"{suggestion.strip('; ')}" if suggestion else "find model ids with `runcomfy models list`"
+    return exc
+
+
 def _run_batch(
     model_id: str,
     batch_file: str,
     concurrency: int,
     restart: bool,
+    retry_failed: bool,
     output_dir: str,
     no_download: bool,
     poll_secs: int,
@@ -207,6 +246,7 @@ def _run_batch(
         inputs,
         concurrency=concurrency,
         restart=restart,
+        retry_failed=retry_failed,
         output_dir=Path(output_dir),
         download=not no_download,
         poll_secs=poll_secs,
@@ -226,23 +266,32 @@ def _record(
 ) -> None:
     try:
         app.journal().record(
-            handle.request_id, model, body, model_api_base=model_api_base, output_dir=output_dir
+            handle.request_id,
+            model,
+            body,
+            model_api_base=model_api_base,
+            output_dir=output_dir,
+            identity=app.journal_scope().identity,
         )
     except (OSError, RunComfyError) as exc:  # keep waiting: the result matters more than the record
         app.output.warning(f"could not record request {handle.request_id} in the journal: {exc}")
 
 
-def _show_status(app: AppContext, status: RequestStatus) -> None:
+def _show_status(app: AppContext, spinner: WaitSpinner, status: RequestStatus) -> None:
     app.output.detail(status.describe())
+    spinner.update(status.describe())
 
 
 def _cancel_after_interrupt(app: AppContext, handle: RequestHandle) -> None:
     """Send one cancel (a second Ctrl-C exits at once), report it, and end with :class:`Interrupted`."""
+    from runcomfy.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
+
     out, rid = app.output, handle.request_id
     with exit_on_second_interrupt():
         out.progress("cancel", f"Interrupted; cancelling request {rid}")
+        # The outcome is said once, in the error that ends the command (shown in every mode).
         try:
-            outcome = handle.cancel(timeout_s=CANCEL_TIMEOUT_S, retry=False)
+            outcome = handle.cancel(timeout_s=CANCEL_ON_INTERRUPT_TIMEOUT_S, retry=False)
         except RunComfyError as exc:
             summary = f"the cancel could not be sent ({exc}); run `runcomfy cancel {rid}`"
             status = "interrupted"
@@ -257,7 +306,6 @@ def _cancel_after_interrupt(app: AppContext, handle: RequestHandle) -> None:
             else:
                 summary = f"cancel accepted ({outcome.describe()})"
             status = outcome.status or "interrupted"
-        out.detail(summary)
         with contextlib.suppress(OSError, RunComfyError):
             app.journal().update(rid, status=status)
     raise Interrupted(f"interrupted; {summary}", request_id=rid)

@@ -5,20 +5,28 @@ will be fetched), the per-file loop and the :class:`DownloadReport`, and the typ
 progress display) receives along the way.
 
 Must never: fetch a skipped URL, print anything, or stop the loop for one file's failure. A failure to create
-the output directory raises :class:`DownloadError` at once, since nothing could be saved;
+the output directory raises :class:`OutputDirectoryError` at once, since nothing could be saved;
 ``KeyboardInterrupt`` and :class:`Interrupted` always propagate.
+
+Skipped URLs are never silent: they are in the report, and a ``logging`` warning on the ``runcomfy.downloads``
+logger names how many and why (a script that saves nothing must be able to see that it saved nothing). Without
+an explicit ``trusted_origins``, the origin of the configured ``RUNCOMFY_MODEL_API_BASE`` is trusted, as the
+CLI does: a client pointed at an emulator downloads the emulator's files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from runcomfy import config
 from runcomfy.downloads.fetch import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
     AbortCheck,
@@ -26,8 +34,11 @@ from runcomfy.downloads.fetch import (
     download_file,
     make_download_client,
 )
-from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_url, collect_urls
-from runcomfy.errors import DownloadError
+from runcomfy.downloads.naming import create_temp_file
+from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_url, collect_urls, origin_of
+from runcomfy.errors import ConfigError, DownloadError, OutputDirectoryError
+
+log = logging.getLogger("runcomfy.downloads")
 
 
 @dataclass(frozen=True)
@@ -108,11 +119,23 @@ def partition_urls(
     return trusted, rejected
 
 
+def configured_origins(env: Mapping[str, str] | None = None) -> tuple[Origin, ...]:
+    """The origin of the configured ``RUNCOMFY_MODEL_API_BASE`` (the user chose to talk to it, so its files are
+    trusted too), or none when it is unset or unusable."""
+    base = config.env_value(config.ENV_MODEL_API_BASE, env)
+    if base is None:
+        return ()
+    try:
+        return (origin_of(config.normalize_base_url(base)),)
+    except (ConfigError, ValueError):
+        return ()
+
+
 def download_outputs(
     output: Any,
     output_dir: str | os.PathLike[str],
     *,
-    trusted_origins: Iterable[Origin] = (),
+    trusted_origins: Iterable[Origin] | None = None,
     client: httpx.Client | None = None,
     max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     on_event: EventCallback | None = None,
@@ -124,15 +147,18 @@ def download_outputs(
 
     The directory is created only if there is something to fetch. Per-file failures are collected in the
     report; the caller decides the exit code. ``client`` defaults to a fresh :func:`make_download_client`.
+    ``trusted_origins`` defaults to the configured Model API base's origin (:func:`configured_origins`).
     ``already_saved(url)`` may return a file saved earlier (checked by the caller, e.g. by sha256): it is
-    reported in ``report.reused`` and not fetched again.
+    reported in ``report.reused`` and not fetched again. Skipped URLs are logged as a warning.
     """
     emit = on_event or _ignore
-    origins = frozenset(trusted_origins)
+    origins = frozenset(configured_origins() if trusted_origins is None else trusted_origins)
     trusted, rejected = partition_urls(collect_urls(output), trusted_origins=origins)
     report = DownloadReport(skipped=[(item.url, item.reason) for item in rejected])
     for rejection in rejected:
         emit(Skipped(rejection.url, rejection.reason))
+    if rejected:
+        _warn_skipped(rejected, total=len(rejected) + len(trusted))
     if already_saved is not None:
         fresh: list[TrustedURL] = []
         for candidate in trusted:
@@ -193,14 +219,68 @@ def _download_one(plan: _Plan, url: TrustedURL, report: DownloadReport, emit: Ev
     emit(Saved(saved))
 
 
+def _warn_skipped(rejected: list[Rejection], *, total: int) -> None:
+    reasons: dict[str, int] = {}
+    for item in rejected:
+        reasons[item.reason] = reasons.get(item.reason, 0) + 1
+    why = "; ".join(f"{reason} ({count})" if count > 1 else reason for reason, count in reasons.items())
+    if len(rejected) == total:
+        log.warning("none of the %d file URL(s) was downloaded: %s", total, why)
+    else:
+        log.warning("%d of %d file URL(s) were not downloaded: %s", len(rejected), total, why)
+
+
+def check_output_directory(directory: str | os.PathLike[str]) -> Path:
+    """Prove that files can be saved in ``directory`` before anything is paid for, leaving no trace.
+
+    Directories that are missing are created to prove they can be, a file is created and removed in the
+    deepest one, and the directories created here are removed again (downloads create them when there is
+    something to save). Raises :class:`OutputDirectoryError` when the path is a file, cannot be created, or
+    cannot be written.
+    """
+    path = Path(directory)
+    missing: list[Path] = []
+    probe = path.absolute()
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputDirectoryError(f"output path {path} cannot be used: {probe} is not a directory")
+    created: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise OutputDirectoryError(f"cannot create output directory {path}: {reason}") from exc
+            created.append(folder)
+        _probe_write(path)
+    finally:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    return path
+
+
+def _probe_write(path: Path) -> None:
+    try:
+        fd, probe = create_temp_file(path, "write-check")
+    except OSError as exc:
+        raise OutputDirectoryError(f"cannot write in output directory {path}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        probe.unlink()
+
+
 def _ensure_directory(directory: Path) -> Path:
     if directory.exists() and not directory.is_dir():
-        raise DownloadError(f"output path {directory} is not a directory")
+        raise OutputDirectoryError(f"output path {directory} exists and is not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise DownloadError(f"cannot create output directory {directory}: {reason}") from exc
+        raise OutputDirectoryError(f"cannot create output directory {directory}: {reason}") from exc
     return directory
 
 
