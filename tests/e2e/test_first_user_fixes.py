@@ -224,3 +224,25 @@ def test_ctrl_c_says_the_cancel_outcome_once(cli: CLI) -> None:
 
     assert result.returncode == 130
     assert result.stderr.count("cancel accepted (cancelled)") == 1
+
+
+def test_a_mistyped_model_id_refused_by_the_service_gets_did_you_mean_even_without_validation(
+    cli: CLI,
+) -> None:
+    result = cli.run(
+        "run", "openai/gpt-image-2/text-too-image", "--input", '{"prompt": "x"}', "--no-validate"
+    )
+
+    assert result.returncode == 65
+    assert len(cli.calls("submit")) == 1  # --no-validate: the service decided
+    assert 'Hint: did you mean "openai/gpt-image-2/text-to-image"?' in result.stderr
+
+
+def test_result_checks_the_output_dir_before_downloading(cli: CLI) -> None:
+    request_id = cli.submit(IMAGE, {"prompt": "x"})
+    (cli.home / "a-file").write_text("x")
+
+    result = cli.run("result", request_id, "--output-dir", "a-file")
+
+    assert result.returncode == 73, result.stderr
+    assert cli.calls("file") == []

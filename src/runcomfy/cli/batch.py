@@ -206,7 +206,12 @@ def _display(app: AppContext, tally: Tally) -> tuple[Callable[[BatchEvent], None
             if bar is not None:
                 bar.update(tally)
 
-    return show, (bar.stop if bar is not None else lambda: None)
+    def finish() -> None:
+        if bar is not None:
+            bar.update(tally)  # the final counts (after Ctrl-C, settled from every line's record)
+            bar.stop()
+
+    return show, finish
 
 
 def _finished_line(record: ItemRecord) -> str:
@@ -242,13 +247,16 @@ class _ProgressBar:
             transient=False,
         )
         self._task = self._progress.add_task(tally.line(), total=tally.total)
+        self._stopped = False
         self._progress.start()
 
     def update(self, tally: Tally) -> None:
         self._progress.update(self._task, completed=tally.done, description=tally.line())
 
     def stop(self) -> None:
-        self._progress.stop()
+        if not self._stopped:  # stopped once the batch ends, whichever way it ends
+            self._stopped = True
+            self._progress.stop()
 
 
 def _summarize(app: AppContext, tally: Tally, *, interrupted: bool = False) -> None:
