@@ -263,9 +263,12 @@ class Journal:
         with self._read() as db:
             return int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
 
-    def scope_for(self, client: TokenHolder) -> JournalScope:
-        """The scope of ``client``: its API base and an HMAC of its token under this journal's own key."""
-        return JournalScope(client.model_api_base, client.token_fingerprint(self._identity_key()))
+    def scope_for(self, client: TokenHolder, *, service: str | None = None) -> JournalScope:
+        """The scope of ``client``: its API base (or ``service``, a stable name for a service whose address
+        changes, such as an embedded emulator on a new port each time) and an HMAC of its token under this
+        journal's own key."""
+        base = service or client.model_api_base
+        return JournalScope(base, client.token_fingerprint(self._identity_key()))
 
     def _identity_key(self) -> bytes:
         """This journal's random key for identity fingerprints (made once, kept in the ``meta`` table)."""

@@ -192,3 +192,21 @@ def test_local_login_says_that_local_needs_no_login_and_touches_no_token(cli: CL
     whoami = local(cli, "--output", "json", "whoami")  # and --local works right away
     assert whoami.returncode == 0, whoami.stderr
     assert json.loads(whoami.stdout)["id"]
+
+
+def test_a_local_batch_rerun_reuses_what_the_last_process_did(cli: CLI) -> None:
+    # Each --local process serves the emulator on a new port; its journal rows must still count as the same
+    # service's, or a rerun would pay again for every line.
+    (cli.home / "f.jsonl").write_text('{"message": "one"}\n')
+    (cli.home / "ok.jsonl").write_text('{"n": 1}\n')
+    failed = local(cli, "run", "runcomfy/emulator/fail", "--batch", "f.jsonl")
+    done = local(cli, "run", "runcomfy/emulator/echo", "--batch", "ok.jsonl")
+    assert (failed.returncode, done.returncode) == (1, 0), failed.stderr + done.stderr
+
+    failed_again = local(cli, "run", "runcomfy/emulator/fail", "--batch", "f.jsonl")
+    done_again = local(cli, "run", "runcomfy/emulator/echo", "--batch", "ok.jsonl")
+
+    assert "failed (recorded earlier)" in failed_again.stderr
+    assert "already done" in done_again.stderr
+    listed = local(cli, "--output", "json", "requests", "list", "--no-refresh")
+    assert len(json.loads(listed.stdout)) == 2  # the service's requests, whatever port served them

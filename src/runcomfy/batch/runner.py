@@ -152,6 +152,7 @@ class BatchRun:
         timeout: float | None = None,
         trusted_origins: Iterable[Origin] | None = None,
         on_update: Callable[[BatchEvent], None] | None = None,
+        scope: JournalScope | None = None,
     ) -> None:
         self.client, self.model_id, self.inputs = client, model_id, list(inputs)
         self.concurrency = max(1, concurrency)
@@ -162,7 +163,9 @@ class BatchRun:
             trusted_origins = (origin_of(client.model_api_base),)
         self.trusted_origins = tuple(trusted_origins)
         self.on_update = on_update or (lambda _event: None)
-        self.scope = journal.scope_for(client) if journal is not None else None
+        if scope is None and journal is not None:
+            scope = journal.scope_for(client)
+        self.scope = scope
         self.key = batch_key(model_id, output_dir, self.scope)
         if journal is not None and restart:
             journal.clear_batch(self.key)
@@ -421,7 +424,7 @@ class BatchRun:
                 handle.request_id,
                 self.model_id,
                 item.input,
-                model_api_base=self.client.model_api_base,
+                model_api_base=self.scope.model_api_base if self.scope else self.client.model_api_base,
                 output_dir=self.output_dir,
                 identity=self.scope.identity if self.scope else None,
             )

@@ -165,6 +165,7 @@ def run_batch(
         timeout=timeout,
         trusted_origins=app.trusted_origins(),
         on_update=show,
+        scope=app.journal_scope(),
     )
     out.progress("batch", f"{len(inputs)} item(s) of {model}, {concurrency} at a time, files to {output_dir}")
     try:

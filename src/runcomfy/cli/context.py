@@ -121,8 +121,9 @@ class AppContext:
         return self._journal
 
     def journal_scope(self) -> JournalScope:
-        """Whose journal rows this command may reuse: the client's API base and token fingerprint."""
-        return self.journal().scope_for(self.client())
+        """Whose journal rows this command may reuse: the service (see :meth:`service_name`) and the token's
+        fingerprint."""
+        return self.journal().scope_for(self.client(), service=self.service_name())
 
     def schema_cache(self) -> SchemaCache:
         """The local cache of model records (schemas), so repeated runs do not refetch them."""
@@ -130,10 +131,13 @@ class AppContext:
 
         return SchemaCache(config.cache_dir(self._base_env) / "models", ttl_s=SCHEMA_TTL_S)
 
-    def cache_namespace(self) -> str:
-        """Whose catalog a cached record belongs to: the Model API base (the embedded emulator's changes port
-        with every ``--local`` process, so it has a fixed name)."""
+    def service_name(self) -> str:
+        """Which service this command talks to, stably: the Model API base, or ``local-emulator`` for the
+        embedded emulator (its port changes with every ``--local`` process, its state does not). Cached schemas
+        and journal rows are kept per service."""
         return "local-emulator" if self.local else self.client().model_api_base
+
+    cache_namespace = service_name
 
     def trusted_origins(self) -> list[Origin]:
         """Download origins trusted beyond RunComfy's hosts: the configured Model API base's own origin."""

@@ -184,7 +184,7 @@ def run_command(
             ) from None
         except (BadRequestError, NotFoundError, ValidationError) as exc:
             raise _explain_rejection(app, client, model, exc) from None
-        _record(app, handle, model, body, Path(output_dir), client.model_api_base)
+        _record(app, handle, model, body, Path(output_dir))
         out.detail(f"request_id: {handle.request_id}")
         if no_wait:
             out.data({"request_id": handle.request_id, "wait": False})
@@ -262,16 +262,16 @@ def _record(
     model: str,
     body: dict[str, object],
     output_dir: Path,
-    model_api_base: str,
 ) -> None:
     try:
+        scope = app.journal_scope()
         app.journal().record(
             handle.request_id,
             model,
             body,
-            model_api_base=model_api_base,
+            model_api_base=scope.model_api_base,
             output_dir=output_dir,
-            identity=app.journal_scope().identity,
+            identity=scope.identity,
         )
     except (OSError, RunComfyError) as exc:  # keep waiting: the result matters more than the record
         app.output.warning(f"could not record request {handle.request_id} in the journal: {exc}")
