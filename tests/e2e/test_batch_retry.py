@@ -32,7 +32,7 @@ def test_failed_lines_are_not_replayed_by_a_rerun_and_the_hint_names_retry_faile
     again = cli.run(*command)
 
     assert again.returncode == 1
-    assert "failed (recorded earlier)" in again.stderr
+    assert "failed, recorded earlier" in again.stderr
     assert '"message":"two"' in again.stderr  # the recorded error, as compact JSON, not a Python repr
     assert "{'" not in again.stderr
     assert len(cli.calls()) == calls_before  # nothing was asked of the service: the failure is on record

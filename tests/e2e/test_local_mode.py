@@ -206,7 +206,7 @@ def test_a_local_batch_rerun_reuses_what_the_last_process_did(cli: CLI) -> None:
     failed_again = local(cli, "run", "runcomfy/emulator/fail", "--batch", "f.jsonl")
     done_again = local(cli, "run", "runcomfy/emulator/echo", "--batch", "ok.jsonl")
 
-    assert "failed (recorded earlier)" in failed_again.stderr
+    assert "failed, recorded earlier" in failed_again.stderr
     assert "already done" in done_again.stderr
     listed = local(cli, "--output", "json", "requests", "list", "--no-refresh")
     assert len(json.loads(listed.stdout)) == 2  # the service's requests, whatever port served them

@@ -219,7 +219,7 @@ def _finished_line(record: ItemRecord) -> str:
     from runcomfy.results import describe_error
 
     if record.reused:
-        state = "already done" if record.ok else f"{record.status} (recorded earlier)"
+        state = "already done" if record.ok else f"{record.status}, recorded earlier"
     else:
         state = record.status
     text = f"line {record.line}: {state}"
