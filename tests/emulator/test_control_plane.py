@@ -157,3 +157,13 @@ def test_requests_listing_and_info(emulator: Emulator) -> None:
     assert [r["request_id"] for r in listed] == [rid] and listed[0]["status"] == "completed"
     info = emulator.control("GET", "").json()
     assert info["emulator"] == "runcomfy" and "drop" in info["fault_kinds"] and ECHO in info["models"]
+
+
+def test_a_lasting_latency_fault_delays_each_call_once_then_lets_it_through(emulator: Emulator) -> None:
+    add_fault(emulator, route="status", kind="latency", seconds=0.01, times=None)
+    request_id = emulator.submit_ok("runcomfy/emulator/echo", {})
+    first = emulator.status(request_id)
+    second = emulator.status(request_id)
+    assert first.status_code == second.status_code == 200
+    calls = emulator.control("GET", "calls?route=status").json()["calls"]
+    assert [c["fault"] for c in calls] == ["latency", "latency"]

@@ -66,7 +66,7 @@ def test_a_restart_with_db_keeps_requests_tokens_and_progress(tmp_path) -> None:
     config = EmulatorConfig(port=0, tokens=["static-token"], db=db, durations={"runcomfy/emulator/slow": 30})
     with EmulatorServer(build_state(config, Clock(base=time))) as server, httpx.Client() as http:
         start = http.post(f"{server.origin}/api/cli-auth/start").json()
-        http.post(f"{server.origin}/cli-auth", data={"user_code": start["user_code"]})
+        http.post(f"{server.origin}/cli-auth", data={"user_code": start["user_code"], "action": "authorize"})
         minted = http.post(f"{server.origin}/api/cli-auth/poll", json={"device_code": start["device_code"]})
         token = minted.json()["access_token"]
         rid = http.post(

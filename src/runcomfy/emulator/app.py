@@ -4,35 +4,34 @@ Shapes, status values, HTTP codes and error bodies (``error_code``, ``error_mess
 real service (official-reference A.1-A.9). Every route is wrapped by :func:`_route`, which logs the call and
 lets the control plane inject faults before the handler runs. Handlers are ``async`` and never await
 anything but the request body, so state changes happen one at a time on the event loop without locks.
+
+A request reaches a route only once :class:`~runcomfy.emulator.hosts.HostCheck` has accepted its ``Host``
+header; bodies are read through :mod:`~runcomfy.emulator.bodies` under each route's limit, and a handler
+reports bad input by raising :class:`~runcomfy.emulator.errors.ServiceError`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from runcomfy.emulator import control_routes, web
+from runcomfy.emulator import control_routes, errors, web
+from runcomfy.emulator.bodies import LOGIN_BODY_LIMIT, SUBMIT_BODY_LIMIT, read_json
 from runcomfy.emulator.control import Control
+from runcomfy.emulator.errors import ServiceError, api_error
+from runcomfy.emulator.hosts import HostCheck, ServedHosts
 from runcomfy.emulator.models import CATALOG, FILE_MARKER, Model, categories, validate_input
 from runcomfy.emulator.state import EmulatorState, Job, TokenRecord
 
 Handler = Callable[[Request], Awaitable[Response]]
-MAX_BODY_BYTES = 64 * 1024 * 1024
-
-
-def api_error(
-    status: int, error_code: int, message: str, detail: Any = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """The service's error body."""
-    body = {"error_code": error_code, "error_message": message, "detail": detail}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def unauthorized() -> JSONResponse:
@@ -58,7 +57,10 @@ def iso(timestamp: float | None) -> str | None:
 
 
 def origin_of(request: Request) -> str:
-    """The emulator's own origin as the client reached it (used for every absolute URL it hands out)."""
+    """The emulator's own origin as the client reached it (used for every absolute URL it hands out).
+
+    The ``Host`` header has been checked against the names the emulator serves (:mod:`hosts`) by then.
+    """
     return f"{request.url.scheme}://{request.headers.get('host') or request.url.netloc}"
 
 
@@ -71,9 +73,10 @@ def bearer(request: Request) -> str | None:
 class Routes:
     """The handlers, bound to one state and one control plane."""
 
-    def __init__(self, state: EmulatorState, control: Control) -> None:
+    def __init__(self, state: EmulatorState, control: Control, served: ServedHosts) -> None:
         self.state = state
         self.control = control
+        self.served = served
 
     # -- helpers -----------------------------------------------------------------------------------------
 
@@ -139,12 +142,7 @@ class Routes:
                 f"Invalid model_id: {model_id}",
                 "No such model. List models with GET /v1/models.",
             )
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return api_error(413, 413001, "Request body too large", f"The limit is {MAX_BODY_BYTES} bytes.")
-        parsed = parse_json_body(body)
-        if isinstance(parsed, Response):
-            return parsed
+        parsed = await read_json(request, SUBMIT_BODY_LIMIT)
         problems = validate_input(model, parsed)
         if problems:
             return api_error(
@@ -274,9 +272,7 @@ class Routes:
         )
 
     async def cli_auth_poll(self, request: Request) -> Response:
-        parsed = parse_json_body(await request.body())
-        if isinstance(parsed, Response):
-            return parsed
+        parsed = await read_json(request, LOGIN_BODY_LIMIT)
         device_code = parsed.get("device_code") if isinstance(parsed, dict) else None
         if not isinstance(device_code, str) or not device_code:
             return api_error(
@@ -291,22 +287,7 @@ class Routes:
         return JSONResponse({"status": status}, status_code=200 if status == "pending" else 410)
 
     async def cli_auth_page(self, request: Request) -> Response:
-        return await web.approval_page(request, self.state)
-
-
-def parse_json_body(body: bytes) -> Any:
-    """The JSON document of a request body (empty means ``{}``), or the service's 422 response."""
-    if not body.strip():
-        return {}
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return api_error(
-            422,
-            422001,
-            "Validation Error: the body is not valid JSON",
-            [{"loc": ["body"], "msg": "Invalid JSON", "type": "json_invalid"}],
-        )
+        return await web.approval_page(request, self.state, self.served)
 
 
 def parse_int(value: str | None, default: int, low: int, high: int) -> int | None:
@@ -384,23 +365,26 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
 
 
 def _route(routes: Routes, name: str, handler: Handler) -> Handler:
-    """Wrap a handler with the call log and fault injection."""
+    """Wrap a handler with the call log and fault injection; a :class:`ServiceError` it raises is its answer."""
     control, state = routes.control, routes.state
 
     async def endpoint(request: Request) -> Response:
         call = control.begin(name, request, state.clock.now())
         call.authorized = routes.user(request) is not None
-        response = await control.intercept(name, request, call) or await handler(request)
+        try:
+            response = await control.intercept(name, request, call) or await handler(request)
+        except ServiceError as exc:
+            response = exc.response()
         call.status = response.status_code
         return response
 
     return endpoint
 
 
-def create_app(state: EmulatorState, control: Control | None = None) -> Starlette:
-    """The emulator as an ASGI application."""
+def create_app(state: EmulatorState, control: Control | None = None, *, served: ServedHosts) -> Starlette:
+    """The emulator as an ASGI application, answering only to the names and port in ``served``."""
     control = control or Control()
-    routes = Routes(state, control)
+    routes = Routes(state, control, served)
     table: list[tuple[str, str, Handler, list[str]]] = [
         ("/api/cli-auth/start", "cli-auth-start", routes.cli_auth_start, ["POST"]),
         ("/api/cli-auth/poll", "cli-auth-poll", routes.cli_auth_poll, ["POST"]),
@@ -419,7 +403,15 @@ def create_app(state: EmulatorState, control: Control | None = None) -> Starlett
         Route(path, _route(routes, name, handler), methods=methods) for path, name, handler, methods in table
     ]
     app_routes += control_routes.routes(state, control)
-    app = Starlette(routes=app_routes)
+    app = Starlette(
+        routes=app_routes,
+        middleware=[Middleware(HostCheck, served=served)],
+        exception_handlers={
+            ServiceError: errors.render_service_error,
+            HTTPException: errors.render_http_exception,
+            Exception: errors.render_internal_error,
+        },
+    )
     app.state.emulator = state
     app.state.control = control
     return app

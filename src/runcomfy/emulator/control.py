@@ -13,6 +13,11 @@ every other kind answers instead of the handler:
 Route names: ``submit``, ``status``, ``result``, ``cancel``, ``models``, ``model``, ``categories``, ``file``,
 ``me``, ``cli-auth-start``, ``cli-auth-poll``, ``cli-auth-page``, or ``*`` for any of them.
 Control routes are not logged and never faulted. Tokens are never recorded.
+
+Everything the control plane is told is checked before it is kept (:func:`parse_fault`, :func:`parse_config`,
+:func:`parse_advance`): a value that would break a later answer (a header with a line break, a status code
+HTTP/1.1 cannot send with a body, an endless sleep or duration, a clock beyond what dates can show) is refused
+at once with a reason, rather than accepted and turned into a failure of some unrelated call.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -43,6 +48,16 @@ ROUTES = (
 )
 KINDS = ("error", "respond", "non_json", "drop", "redirect", "latency")
 MAX_CALLS = 50_000
+MAX_FAULTS = 10_000
+DAY_S = 86_400
+YEAR_S = 365 * DAY_S
+MAX_LATENCY_S = DAY_S  # longer than any client timeout worth testing
+MAX_SECONDS = 10 * YEAR_S  # one clock step or one run time
+MAX_CLOCK_OFFSET_S = 1000 * YEAR_S  # every date the emulator shows stays a valid ISO 8601 date
+MAX_WORKERS = 1024
+MAX_HEADER_CHARS = 8192
+MAX_ID_CHARS = 1024
+_BODILESS_STATUSES = (204, 304)  # HTTP/1.1 forbids a body with these
 
 
 @dataclass
@@ -100,38 +115,118 @@ class DropConnection(Response):
 def parse_fault(data: Any) -> Fault:
     """A :class:`Fault` from a control request body; ValueError says what is wrong."""
     if not isinstance(data, dict):
-        raise ValueError("body must be a JSON object")
+        raise ValueError("a fault must be a JSON object")
     route, kind = data.get("route", "*"), data.get("kind", "error")
-    if route != "*" and route not in ROUTES:
-        raise ValueError(f"unknown route {route!r}; one of {', '.join(ROUTES)} or *")
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
-    if kind == "redirect" and not isinstance(data.get("location"), str):
+    if not isinstance(route, str) or (route != "*" and route not in ROUTES):
+        raise ValueError(f"unknown route {route!r:.60}; one of {', '.join(ROUTES)} or *")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r:.60}; one of {', '.join(KINDS)}")
+    if kind == "redirect" and data.get("location") is None:
         raise ValueError("a redirect fault needs a location")
     times = data.get("times", 1)
-    if times is not None and (not isinstance(times, int) or times < 1):
-        raise ValueError("times must be a positive integer or null (forever)")
-    retry_after = data.get("retry_after")
+    status, retry_after, location = data.get("status"), data.get("retry_after"), data.get("location")
     return Fault(
         route=route,
         kind=kind,
-        times=times,
-        status=_int_or_none(data.get("status")),
-        retry_after=None if retry_after is None else str(retry_after),
-        seconds=float(data.get("seconds", 0.0)),
-        location=data.get("location"),
+        times=None if times is None else integer(times, "times (or null, forever)", low=1, high=10**9),
+        status=None if status is None else integer(status, "status", low=200, high=599),
+        retry_after=None if retry_after is None else _retry_after(retry_after),
+        seconds=number(data.get("seconds", 0), "seconds", low=0, high=MAX_LATENCY_S),
+        location=None if location is None else header_value(location, "location"),
         body=data.get("body"),
-        request_id=data.get("request_id"),
-        model_id=data.get("model_id"),
+        request_id=_optional_id(data.get("request_id"), "request_id"),
+        model_id=_optional_id(data.get("model_id"), "model_id"),
     )
 
 
-def _int_or_none(value: Any) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or not 100 <= value <= 599:
-        raise ValueError("status must be an HTTP status code")
+def number(value: Any, name: str, *, low: float, high: float) -> float:
+    """A JSON number (not a boolean) within ``low..high``; ValueError names the field otherwise.
+
+    The range check also refuses NaN and the infinities (they compare false), and is done before any
+    conversion, so a huge integer cannot overflow ``float``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number from {_plain(low)} to {_plain(high)}")
+    return float(value)
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def integer(value: Any, name: str, *, low: int, high: int) -> int:
+    """A JSON integer (not a boolean) within ``low..high``; ValueError names the field otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}")
     return value
+
+
+def header_value(value: Any, name: str, max_chars: int = MAX_HEADER_CHARS) -> str:
+    """Text that can go into a response header as it is: printable ASCII, no line breaks, no edge spaces."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= max_chars
+        or not all(" " <= ch <= "~" for ch in value)
+        or value != value.strip()
+    ):
+        raise ValueError(
+            f"{name} must be 1 to {max_chars} printable ASCII characters without control characters "
+            "(percent-encode anything else)"
+        )
+    return value
+
+
+def _retry_after(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = number(value, "retry_after", low=0, high=MAX_SECONDS)
+        return str(int(seconds)) if seconds.is_integer() else str(seconds)
+    return header_value(value, "retry_after (seconds or an HTTP date)", max_chars=64)
+
+
+def _optional_id(value: Any, name: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS):
+        raise ValueError(f"{name} must be a non-empty string (or null)")
+    return value
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """What a ``POST /_emulator/config`` asks to change (None: leave as is)."""
+
+    workers: int | None = None
+    durations: dict[str, float] = field(default_factory=dict)
+    device_expires_s: int | None = None
+    device_poll_interval_s: int | None = None
+
+
+def parse_config(data: Any) -> ConfigChange:
+    """A :class:`ConfigChange` from a control request body, checked whole; ValueError says what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    workers, durations = data.get("workers"), data.get("durations")
+    expires, interval = data.get("device_expires_s"), data.get("device_poll_interval_s")
+    if durations is not None and not isinstance(durations, dict):
+        raise ValueError("durations must map model ids (or *) to seconds")
+    return ConfigChange(
+        workers=None if workers is None else integer(workers, "workers", low=1, high=MAX_WORKERS),
+        durations={
+            model: number(seconds, f"durations[{model!r:.80}]", low=0, high=MAX_SECONDS)
+            for model, seconds in (durations or {}).items()
+        },
+        device_expires_s=None if expires is None else integer(expires, "device_expires_s", low=0, high=DAY_S),
+        device_poll_interval_s=(
+            None if interval is None else integer(interval, "device_poll_interval_s", low=0, high=60)
+        ),
+    )
+
+
+def parse_advance(data: Any, offset: float) -> float:
+    """Seconds to move a clock now ``offset`` seconds ahead forward, from ``{"advance": s}``; or ValueError."""
+    advance = data.get("advance") if isinstance(data, dict) else None
+    seconds = number(advance, "advance", low=0, high=MAX_SECONDS)
+    if offset + seconds > MAX_CLOCK_OFFSET_S:
+        raise ValueError(f"the clock cannot run more than {MAX_CLOCK_OFFSET_S} seconds ahead")
+    return seconds
 
 
 class Control:
@@ -162,9 +257,9 @@ class Control:
         self.calls.append(call)
         return call
 
-    def _take(self, route: str, params: dict[str, str]) -> Fault | None:
+    def _take(self, route: str, params: dict[str, str], applied: set[int]) -> Fault | None:
         for fault in self.faults:
-            if fault.matches(route, params):
+            if id(fault) not in applied and fault.matches(route, params):
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times == 0:
@@ -173,8 +268,14 @@ class Control:
         return None
 
     async def intercept(self, route: str, request: Request, call: Call) -> Response | None:
-        """Apply the faults queued for this call: sleep for latency ones, answer for the first other one."""
-        while (fault := self._take(route, request.path_params)) is not None:
+        """Apply the faults queued for this call: sleep for latency ones, answer for the first other one.
+
+        Each fault applies at most once to one call, so a lasting latency fault (``times: null``) delays every
+        call once and then lets it through, instead of sleeping on it forever.
+        """
+        applied: set[int] = set()
+        while (fault := self._take(route, request.path_params, applied)) is not None:
+            applied.add(id(fault))
             call.fault = fault.kind if call.fault is None else f"{call.fault},{fault.kind}"
             if fault.kind == "latency":
                 await asyncio.sleep(fault.seconds)
@@ -193,10 +294,12 @@ def render_fault(fault: Fault) -> Response:
         return DropConnection()
     if fault.kind == "redirect":
         return Response(status_code=fault.status or 302, headers={"location": fault.location or "/"})
+    headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else None
+    if fault.status in _BODILESS_STATUSES:
+        return Response(status_code=fault.status, headers=headers)
     if fault.kind == "non_json":
         page = "<html><body><h1>502 Bad Gateway</h1><p>upstream hiccup (emulated)</p></body></html>"
         return HTMLResponse(page, status_code=fault.status or 200)
-    headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else None
     if fault.kind == "respond":
         return JSONResponse(fault.body, status_code=fault.status or 200, headers=headers)
     status = fault.status or 503

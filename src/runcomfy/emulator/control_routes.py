@@ -3,7 +3,7 @@
 | Method and path                      | Body / query                                   | Effect |
 |--------------------------------------|------------------------------------------------|--------|
 | ``GET /_emulator``                   |                                                | version, clock, workers, routes, fault kinds |
-| ``POST /_emulator/reset``            |                                                | forget requests, logins, faults, calls; keep static tokens |
+| ``POST /_emulator/reset``            |                                                | forget requests, logins, faults, calls and config changes; keep static tokens |
 | ``GET/POST/DELETE /_emulator/faults``| a fault object (see control.py)                | list / add / clear faults |
 | ``GET/DELETE /_emulator/calls``      | ``?route=submit&since=SEQ``                     | the call log / clear it |
 | ``GET /_emulator/requests``          |                                                | every request with its timeline |
@@ -12,12 +12,14 @@
 | ``GET/POST /_emulator/config``       | ``{"workers", "durations", "device_expires_s", "device_poll_interval_s"}`` | read / change |
 | ``POST /_emulator/tokens``           | ``{"token": "..."}``                           | add a static token |
 
-The control plane has no authentication: the emulator binds to loopback unless told otherwise.
+The control plane has no authentication: the emulator binds to loopback unless told otherwise, and answers
+only requests whose ``Host`` names it (see ``hosts.py``). Bodies are limited to
+:data:`~runcomfy.emulator.bodies.CONTROL_BODY_LIMIT` and parsed as checked JSON; a malformed one is a 422, a
+well-formed one that asks for something impossible a 400 with the reason.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -26,23 +28,30 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runcomfy._version import __version__
-from runcomfy.emulator.control import KINDS, ROUTES, Control, parse_fault
+from runcomfy.emulator.bodies import CONTROL_BODY_LIMIT, read_json
+from runcomfy.emulator.control import (
+    KINDS,
+    MAX_FAULTS,
+    ROUTES,
+    ConfigChange,
+    Control,
+    parse_advance,
+    parse_config,
+    parse_fault,
+)
+from runcomfy.emulator.errors import api_error
 from runcomfy.emulator.models import CATALOG
 from runcomfy.emulator.state import EmulatorState
 
+MAX_SEQ_DIGITS = 18
+
 
 def _bad(message: str) -> JSONResponse:
-    return JSONResponse({"error_code": 400001, "error_message": message, "detail": None}, status_code=400)
+    return api_error(400, 400001, message)
 
 
 async def _json(request: Request) -> Any:
-    body = await request.body()
-    if not body.strip():
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
+    return await read_json(request, CONTROL_BODY_LIMIT)
 
 
 def routes(state: EmulatorState, control: Control) -> list[BaseRoute]:
@@ -74,8 +83,10 @@ def routes(state: EmulatorState, control: Control) -> list[BaseRoute]:
             items = data if isinstance(data, list) else [data]
             try:
                 parsed = [parse_fault(item) for item in items]  # all or nothing
-            except (ValueError, TypeError) as exc:
+            except ValueError as exc:
                 return _bad(str(exc))
+            if len(control.faults) + len(parsed) > MAX_FAULTS:
+                return _bad(f"at most {MAX_FAULTS} faults can be queued; clear some first")
             control.faults.extend(parsed)
         return JSONResponse({"faults": [asdict(f) for f in control.faults]})
 
@@ -84,7 +95,7 @@ def routes(state: EmulatorState, control: Control) -> list[BaseRoute]:
             control.calls.clear()
             return JSONResponse({"calls": []})
         since = request.query_params.get("since", "0")
-        if not since.isdigit():
+        if not (since.isascii() and since.isdigit() and len(since) <= MAX_SEQ_DIGITS):
             return _bad("since must be a sequence number")
         return JSONResponse({"calls": control.calls_json(request.query_params.get("route"), int(since))})
 
@@ -96,9 +107,7 @@ def routes(state: EmulatorState, control: Control) -> list[BaseRoute]:
     async def fail(request: Request) -> Response:
         job = state.get(request.path_params["request_id"])
         if job is None:
-            return JSONResponse(
-                {"error_code": 404001, "error_message": "no such request", "detail": None}, status_code=404
-            )
+            return api_error(404, 404001, "no such request")
         data = await _json(request)
         if not isinstance(data, dict):
             return _bad("body must be a JSON object")
@@ -107,28 +116,27 @@ def routes(state: EmulatorState, control: Control) -> list[BaseRoute]:
             "message": str(data.get("message", "forced failure (emulator control plane)")),
         }
         if not state.force_fail(job, error):
-            return JSONResponse(
-                {"error_code": 409001, "error_message": f"request is already {job.status}", "detail": None},
-                status_code=409,
-            )
+            return api_error(409, 409001, f"request is already {job.status}")
         return JSONResponse(_job_view(state, job))
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
-            data = await _json(request)
-            advance = data.get("advance") if isinstance(data, dict) else None
-            if not isinstance(advance, int | float) or advance < 0:
-                return _bad("advance must be a non-negative number of seconds")
-            state.clock.advance(float(advance))
+            try:
+                advance = parse_advance(await _json(request), state.clock.offset)
+            except ValueError as exc:
+                return _bad(str(exc))
+            state.clock.advance(advance)
             state.save_clock()
             state.advance()
         return JSONResponse({"now": state.clock.now(), "offset": state.clock.offset})
 
     async def config(request: Request) -> Response:
         if request.method == "POST":
-            problem = _apply_config(state, await _json(request))
-            if problem:
-                return _bad(problem)
+            try:
+                change = parse_config(await _json(request))
+            except ValueError as exc:
+                return _bad(str(exc))
+            _apply_config(state, change)
         return JSONResponse(
             {
                 "workers": state.workers,
@@ -168,26 +176,12 @@ def _job_view(state: EmulatorState, job: Any) -> dict[str, Any]:
     return view
 
 
-def _apply_config(state: EmulatorState, data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "body must be a JSON object"
-    workers = data.get("workers")
-    if workers is not None:
-        if not isinstance(workers, int) or workers < 1:
-            return "workers must be a positive integer"
-        state.advance()
-        state.workers = workers
-    durations = data.get("durations")
-    if durations is not None:
-        if not isinstance(durations, dict) or not all(
-            isinstance(v, int | float) and v >= 0 for v in durations.values()
-        ):
-            return "durations must map model ids (or *) to non-negative seconds"
-        state.durations.update({str(k): float(v) for k, v in durations.items()})
-    for key in ("device_expires_s", "device_poll_interval_s"):
-        value = data.get(key)
-        if value is not None:
-            if not isinstance(value, int) or value < 0:
-                return f"{key} must be a non-negative integer"
-            setattr(state, key, value)
-    return None
+def _apply_config(state: EmulatorState, change: ConfigChange) -> None:
+    if change.workers is not None:
+        state.advance()  # what ran with the old number of workers stays as it was
+        state.workers = change.workers
+    state.durations.update(change.durations)
+    if change.device_expires_s is not None:
+        state.device_expires_s = change.device_expires_s
+    if change.device_poll_interval_s is not None:
+        state.device_poll_interval_s = change.device_poll_interval_s

@@ -24,6 +24,7 @@ SIZED_BLOCK = bytes(range(256)) * 4096  # 1 MiB; byte at offset i of a sized fil
 _CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "gif": "image/gif"}
 
 
+MAX_SOURCE_PIXELS = 50_000_000  # an input image to edit: any camera's photo, but not a decompression bomb
 LORA_TINT_PER_SCALE = 0.25  # scale 1 (the default) is a clear cast; 4, the top, is near the cap
 MAX_LORA_TINT = 0.8  # even at the top scale the scene stays visible under the cast
 
@@ -188,10 +189,17 @@ def decode_data_uri(value: str) -> tuple[str, bytes] | None:
 
 
 def is_decodable_image(data: bytes) -> bool:
-    """Whether Pillow can read ``data`` as an image (used to validate ``image_url`` data URIs)."""
+    """Whether Pillow can decode ``data`` whole as an image of at most :data:`MAX_SOURCE_PIXELS` (used to
+    validate ``image_url`` data URIs).
+
+    The pixels are decoded, not just the container checked: an image whose compressed data is corrupt passes
+    ``verify()`` and would fail only later, when its edited output is drawn for a download.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.verify()
+            if image.width * image.height > MAX_SOURCE_PIXELS:
+                return False
+            image.load()
     except Exception:
         return False
     return True

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,7 @@ import uvicorn
 
 from runcomfy.emulator.app import create_app
 from runcomfy.emulator.control import Control
+from runcomfy.emulator.hosts import ServedHosts
 from runcomfy.emulator.state import Clock, EmulatorState
 from runcomfy.emulator.store import MemoryStore, SqliteStore, Store
 
@@ -97,13 +99,17 @@ class EmulatorServer:
         control: Control | None = None,
         log_level: str = "warning",
         access_log: bool = False,
+        allowed_hosts: Iterable[tuple[str, int]] = (),
     ) -> None:
+        """``allowed_hosts``: ``(host, port)`` pairs accepted in ``Host`` besides this server's own names."""
         self.state = state
         self.control = control or Control()
-        self.app = create_app(state, self.control)
         self.socket = bind(host, port)
         self.host = host
         self.port: int = self.socket.getsockname()[1]
+        # Bound first, so the app knows the port (``--port 0`` picks it here) it must see in every Host header.
+        served = ServedHosts(host, self.port, also=frozenset((h.lower(), p) for h, p in allowed_hosts))
+        self.app = create_app(state, self.control, served=served)
         config = uvicorn.Config(
             self.app, log_level=log_level, access_log=access_log, lifespan="off", timeout_graceful_shutdown=1
         )

@@ -108,11 +108,20 @@ class EmulatorState:
     ) -> None:
         self.store: Store = store or MemoryStore()
         self.clock = clock or Clock()
-        self.workers = max(1, workers)
-        self.durations: dict[str, float] = dict(durations or {})
-        self.device_expires_s = device_expires_s
-        self.device_poll_interval_s = device_poll_interval_s
+        self._started_with = (
+            max(1, workers),
+            dict(durations or {}),
+            device_expires_s,
+            device_poll_interval_s,
+        )
+        self._restore_settings()
         self._load()
+
+    def _restore_settings(self) -> None:
+        """The settings the emulator was started with (the control plane may change them until a reset)."""
+        workers, durations, expires, interval = self._started_with
+        self.workers, self.durations = workers, dict(durations)
+        self.device_expires_s, self.device_poll_interval_s = expires, interval
 
     # -- persistence -------------------------------------------------------------------------------------
 
@@ -136,8 +145,10 @@ class EmulatorState:
         self.store.put("meta", "clock_offset", self.clock.offset)
 
     def reset(self) -> None:
-        """Forget every request, device code and minted token; keep static tokens."""
+        """Forget every request, device code and minted token, and go back to the settings the emulator was
+        started with; keep static tokens."""
         static = {k: v for k, v in self.tokens.items() if v.token_type == "api"}
+        self._restore_settings()
         self.store.clear()
         self.jobs, self.devices, self.tokens = {}, {}, {}
         self._queue, self._running, self._seq = [], set(), 0

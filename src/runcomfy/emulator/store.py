@@ -5,18 +5,26 @@ whole store when it starts; that is enough for a restart to keep requests and to
 ``--local`` mode, where short-lived processes take turns on one database. Rows are JSON documents keyed by id,
 so the schema never needs migrating as records grow fields.
 
-Tokens are stored only as SHA-256 digests.
+Tokens are stored only as SHA-256 digests. The database holds those digests and every request's inputs and
+outputs (the CLI's ``--local`` mode keeps it in the user's state directory), so a new database file is made
+readable by its owner only (0600) and missing parent directories are created 0700, whatever the umask.
+SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
+from runcomfy.private_dirs import make_private_dirs
+
 TABLES = ("jobs", "tokens", "devices", "meta")
+PRIVATE_FILE_MODE = 0o600
 
 
 class MemoryStore:
@@ -41,7 +49,8 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self._path.parent)
+        _create_private_file(self._path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self._path), timeout=30, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -76,3 +85,17 @@ class SqliteStore:
 
 
 Store = MemoryStore | SqliteStore
+
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (an empty file is a valid new SQLite database).
+
+    Creating it here with ``O_EXCL`` makes creation and the choice of mode one step, so the file is never
+    readable by others, even for a moment; SQLite would create it with the umask's mode.
+    """
+    with contextlib.suppress(FileExistsError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        try:
+            os.fchmod(descriptor, PRIVATE_FILE_MODE)  # the umask may have removed bits from the mode
+        finally:
+            os.close(descriptor)

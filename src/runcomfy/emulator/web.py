@@ -2,7 +2,8 @@
 
 Sign-in is implicit (the emulator has one web user). As on the real page, a code pre-filled through a
 ``?code=`` query string is refused, so a phishing link cannot approve a device for the user; the code must
-be typed. A POST carrying a foreign ``Origin`` header (another site's form) is refused too.
+be typed. A POST carrying a foreign ``Origin`` header (another site's form) is refused too, and only the
+exact ``authorize`` or ``deny`` of the two buttons decides; any other ``action`` leaves the device pending.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from runcomfy.emulator.bodies import LOGIN_BODY_LIMIT, read_body
+from runcomfy.emulator.errors import ServiceError
+from runcomfy.emulator.hosts import ServedHosts
 from runcomfy.emulator.state import WEB_USER_EMAIL, EmulatorState
+
+_MAX_FORM_FIELDS = 16
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}
@@ -52,7 +58,18 @@ def _form(message: str = "") -> str:
     )
 
 
-async def approval_page(request: Request, state: EmulatorState) -> Response:
+async def _read_form(request: Request) -> dict[str, list[str]] | Response:
+    """The posted form's fields, or the page refusing a body too large or with too many fields."""
+    try:
+        body = await read_body(request, LOGIN_BODY_LIMIT)
+        return parse_qs(body.decode("utf-8", "replace"), max_num_fields=_MAX_FORM_FIELDS)
+    except ServiceError as exc:
+        return _page("Request refused", f"<p class=error>{html.escape(exc.message)}.</p>", exc.status)
+    except ValueError:
+        return _page("Request refused", "<p class=error>The form has too many fields.</p>", 400)
+
+
+async def approval_page(request: Request, state: EmulatorState, served: ServedHosts) -> Response:
     """GET shows the form; POST decides on the typed code."""
     if "code" in request.query_params or "user_code" in request.query_params:
         return _page(
@@ -63,19 +80,26 @@ async def approval_page(request: Request, state: EmulatorState) -> Response:
         )
     if request.method == "GET":
         return _page("Authorize RunComfy CLI", _form())
+    # The Host header was checked against the emulator's own names before this route ran; the form must
+    # also come from that very origin, so another site's page (or a rebound name) cannot submit it.
     origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    if origin is not None and origin != own:
+    if origin is not None and not served.same_origin(origin, request.headers.get("host", "")):
         return _page("Request refused", "<p class=error>Cross-site form submissions are refused.</p>", 403)
-    fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+    fields = await _read_form(request)
+    if isinstance(fields, Response):
+        return fields
+    action = fields.get("action", [])
+    if action not in (["authorize"], ["deny"]):
+        # Only the two buttons decide; anything else (a typo, a crafted value, no button) decides nothing.
+        message = "<p class=error>Press Authorize or Deny to decide.</p>"
+        return _page("Authorize RunComfy CLI", _form(message), 400)
     user_code = fields.get("user_code", [""])[0].strip()
-    action = fields.get("action", ["authorize"])[0]
     found = state.find_device(user_code) if user_code else None
     if found is None:
         message = "<p class=error>That code is unknown, already used or expired. Check it and try again.</p>"
         return _page("Authorize RunComfy CLI", _form(message), 400)
     digest, _record = found
-    if action == "deny":
+    if action == ["deny"]:
         state.decide_device(digest, approve=False)
         return _page("Device denied", "<p>The CLI was not authorized. You can close this window.</p>")
     state.decide_device(digest, approve=True)
