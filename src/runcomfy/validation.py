@@ -7,17 +7,23 @@ JSON Schema 2020-12 says by default, so a ``"format": "uri"`` never blocks a dat
 the same reason an input the service takes on every model (``lora``) is left to the server when a model's
 schema does not declare it.
 
+A model's schema comes from the network; how far a hostile one can push the check (no ``$ref`` fetched, patterns
+under a time limit) is :mod:`runcomfy.schema_guard`'s. Whatever it skips is the server's to judge: the
+pre-flight check is a help, never the last word.
+
 It must never do I/O, never raise for a schema it cannot use (a broken schema means "no check": the server
-still validates), and never put unbounded text or control characters from the input into a message.
+still validates), never wait without bound, and never put unbounded text or control characters from the input
+or the schema into a message. :func:`check_input_report` returns the warnings; :func:`check_input` logs them on
+the ``runcomfy.validation`` logger.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import re
+import logging
 from collections.abc import Iterable, Mapping, Sequence, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
@@ -26,8 +32,29 @@ from jsonschema.exceptions import ValidationError as SchemaViolation
 from referencing.exceptions import Unresolvable
 
 from runcomfy.safe_text import strip_controls
+from runcomfy.schema_guard import (
+    ACTIVE_CHECK,
+    NO_RETRIEVAL,
+    Check,
+    PatternBudget,
+    PatternSkipped,
+    bounded,
+    has_keyword,
+    may_match_any,
+    reference_warning,
+)
 
-__all__ = ["Problem", "check_input", "format_problems"]
+__all__ = [
+    "InputReport",
+    "PatternBudget",
+    "PatternSkipped",
+    "Problem",
+    "check_input",
+    "check_input_report",
+    "format_problems",
+]
+
+log = logging.getLogger("runcomfy.validation")
 
 SHOWN_VALUE_CHARS = 60
 DID_YOU_MEAN_CUTOFF = 0.6
@@ -35,6 +62,8 @@ DID_YOU_MEAN_CUTOFF = 0.6
 # schema may leave them out. A pre-flight check must not refuse what the service accepts, so these are checked
 # only where a schema declares them; otherwise the server has the last word.
 SERVICE_WIDE_INPUTS = frozenset({"lora"})
+# A sane pattern answers in microseconds, even over a 10 MiB data URI in well under this; a slower one is
+# backtracking its way through an exponential number of paths.
 
 _KINDS_BY_KEYWORD = {
     "type": "type",
@@ -67,28 +96,74 @@ class Problem:
     kind: str
 
 
+@dataclass(frozen=True)
+class InputReport:
+    """What a check found: the problems of the input, and ``warnings`` naming the parts of the schema that
+    were not checked (an outside ``$ref``, a pattern that ran out of time), each one line of plain text."""
+
+    problems: list[Problem]
+    warnings: list[str] = field(default_factory=list)
+
+
 def check_input(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[Problem]:
-    """Every problem of ``data`` against ``schema``, sorted by field; ``[]`` also when the schema is unusable."""
+    """Every problem of ``data`` against ``schema``, sorted by field; ``[]`` also when the schema is unusable.
+
+    What could not be checked is logged as a warning on the ``runcomfy.validation`` logger.
+    """
+    report = check_input_report(schema, data)
+    for warning in report.warnings:
+        log.warning("pre-flight check: %s", warning)
+    return report.problems
+
+
+def check_input_report(
+    schema: Mapping[str, Any], data: Mapping[str, Any], *, budget: PatternBudget | None = None
+) -> InputReport:
+    """:func:`check_input` with the warnings returned instead of logged; ``budget`` bounds the patterns."""
     schema = dict(schema)
-    data = _without_undeclared_service_inputs(schema, data)
-    validator_class = validators.validator_for(schema, default=Draft202012Validator)
+    check = Check(budget or PatternBudget(), has_keyword(schema, "patternProperties"))
+    active = ACTIVE_CHECK.set(check)
+    try:
+        data = _without_undeclared_service_inputs(schema, data, check)
+        problems = _problems_in(schema, data, check)
+    finally:
+        ACTIVE_CHECK.reset(active)
+    return InputReport(problems, list(check.warnings))
+
+
+def _problems_in(schema: dict[str, Any], data: Mapping[str, Any], check: Check) -> list[Problem]:
+    try:
+        base = validators.validator_for(schema, default=Draft202012Validator)
+    except Exception:  # a "$schema" that is not a string
+        base = Draft202012Validator
+    validator_class = bounded(base)
     try:
         validator_class.check_schema(schema)
-        validator = validator_class(schema)
+        validator = validator_class(schema, registry=NO_RETRIEVAL)
         errors = list(validator.iter_errors(data))
-    except (SchemaError, Unresolvable, RecursionError):
+    except SchemaError:
+        return []
+    except Unresolvable as exc:  # a reference reached outside the keywords that guard it
+        check.warn(reference_warning(getattr(exc, "ref", ""), exc))
+        return []
+    except RecursionError:
+        check.warn("the schema refers to itself without end; the input was not checked")
+        return []
+    except Exception as exc:  # a schema jsonschema accepts yet cannot apply: no check, never a crash
+        check.warn(f"the schema could not be applied ({type(exc).__name__}); the input was not checked")
         return []
     found: set[Problem] = set()
     for error in errors:
-        found.update(_problems_of(error))
+        found.update(_problems_of(error, check))
     return sorted(found, key=lambda p: (p.field, p.kind, p.message))
 
 
 def _without_undeclared_service_inputs(
-    schema: Mapping[str, Any], data: Mapping[str, Any]
+    schema: Mapping[str, Any], data: Mapping[str, Any], check: Check
 ) -> Mapping[str, Any]:
     """``data`` minus the :data:`SERVICE_WIDE_INPUTS` the schema does not declare at the top level (by name or
-    by a pattern), so no rule of the schema (closed properties, a property count, ...) can refuse them."""
+    by a pattern), so no rule of the schema (closed properties, a property count, ...) can refuse them. A
+    pattern that cannot be applied declares nothing: the input is then left to the server."""
     if not isinstance(data, Mapping) or not SERVICE_WIDE_INPUTS.intersection(data):
         return data
     declared = schema.get("properties")
@@ -98,7 +173,7 @@ def _without_undeclared_service_inputs(
     undeclared = {
         name
         for name in SERVICE_WIDE_INPUTS.intersection(data)
-        if name not in declared and not any(_matches(pattern, name) for pattern in patterns)
+        if name not in declared and not any(check.search(pattern, name) for pattern in patterns)
     }
     return {key: value for key, value in data.items() if key not in undeclared} if undeclared else data
 
@@ -108,11 +183,11 @@ def format_problems(problems: Sequence[Problem]) -> str:
     return "\n".join(f"  {p.field}: {p.message}" if p.field else f"  {p.message}" for p in problems)
 
 
-def _problems_of(error: SchemaViolation) -> list[Problem]:
+def _problems_of(error: SchemaViolation, check: Check) -> list[Problem]:
     path = list(error.absolute_path)
     keyword = str(error.validator)
     if keyword == "additionalProperties" and isinstance(error.instance, dict):
-        return _unknown_fields(path, error.instance, error.schema)
+        return _unknown_fields(path, error.instance, error.schema, check)
     if keyword == "required" and isinstance(error.instance, dict):
         missing = [name for name in _strings(error.validator_value) if name not in error.instance]
         return [Problem(_field(path, name), "required field is missing", "missing") for name in missing]
@@ -141,13 +216,13 @@ def _type_message(wanted: list[str], value: Any) -> str:
     return f"expected {' or '.join(wanted)}, got {kind}{shown}"
 
 
-def _unknown_fields(path: list[Any], instance: dict[str, Any], schema: Any) -> list[Problem]:
+def _unknown_fields(path: list[Any], instance: dict[str, Any], schema: Any, check: Check) -> list[Problem]:
     schema = schema if isinstance(schema, Mapping) else {}
     known = [name for name in schema.get("properties") or {} if isinstance(name, str)]
     patterns = [p for p in schema.get("patternProperties") or {} if isinstance(p, str)]
     problems = []
     for name in instance:
-        if name in known or any(_matches(pattern, name) for pattern in patterns):
+        if name in known or may_match_any(check, patterns, name):
             continue
         close = difflib.get_close_matches(name, known, n=1, cutoff=DID_YOU_MEAN_CUTOFF)
         hint = f'; did you mean "{strip_controls(close[0], max_len=80)}"?' if close else ""
@@ -226,10 +301,3 @@ def _json_type(value: Any) -> str:
 
 def _strings(value: Any) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
-
-
-def _matches(pattern: str, name: str) -> bool:
-    try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        return False

@@ -6,10 +6,12 @@ back in an error body. Login's freshly minted token is held to the same rule, ou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,3 +267,59 @@ def test_login_never_prints_the_minted_token(cli: CLI, mode: str) -> None:
         if path != token_file(cli):
             assert minted.encode() not in path.read_bytes(), path
     cli.assert_no_leak(result.stdout, result.stderr)
+
+
+# -- a token with characters JSON escapes ---------------------------------------------------------------------------
+
+
+def json_hostile_canary(cli: CLI) -> tuple[CLI, str]:
+    """The fixture's emulator accepting a second token that JSON, repr and HTML would all write differently:
+    a double quote, backslashes, ``</``. (Token() takes any text without control characters; an HTTP header
+    needs ASCII, so nothing outside it.) Its unique part is returned too, to catch a partial leak."""
+    unique = uuid.uuid4().hex
+    token = f'rc-canary-{unique}-"quoted"\\back\\slash</end'
+    cli.control("POST", "tokens", {"token": token})
+    return dataclasses.replace(cli, token=token), unique
+
+
+def written_forms(token: str) -> set[str]:
+    """Every way the token could be written out: as is, JSON-escaped (ASCII or not), as a Python repr."""
+    return {
+        token,
+        json.dumps(token)[1:-1],
+        json.dumps(token, ensure_ascii=False)[1:-1],
+        repr(token)[1:-1],
+    }
+
+
+def assert_no_form_leaks(cli: CLI, unique: str, *texts: str) -> None:
+    forms = written_forms(cli.token)
+    assert len(forms) > 1  # the token really has characters JSON escapes
+    for text in texts:
+        for form in forms:
+            assert form not in text, form
+        assert unique not in text  # not even a part of it
+    for path in cli.files_under():
+        content = path.read_bytes()
+        for form in forms:
+            assert form.encode() not in content, (path, form)
+        assert unique.encode() not in content, path
+
+
+def test_a_token_with_json_escaped_characters_never_leaks_in_any_form(cli: CLI) -> None:
+    hostile, unique = json_hostile_canary(cli)
+    echoed = json.dumps({"note": hostile.token, "nested": [{"again": hostile.token}]})
+
+    def check(case: Scenario) -> None:
+        for mode in ADVERSE_MODES:
+            result = hostile.run(*MODES[mode], *case.args, env=case.env)
+
+            assert result.returncode == case.exit_code, f"{case.args} in {mode}: {result.stderr}"
+            assert "Traceback" not in result.stderr
+            assert_no_form_leaks(hostile, unique, result.stdout, result.stderr)
+
+    check(Scenario(["run", ECHO, "--input", echoed], 0))  # the output repeats the token: shown and journaled
+    check(Scenario(["whoami"], 0))
+    request_id = hostile.submit(ECHO)
+    echoing_error(hostile, "status", 401)
+    check(Scenario(["status", request_id], 77))  # the error body repeats it everywhere it can

@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from cli_harness import CLI
@@ -238,3 +242,144 @@ def test_library_validate_lists_every_problem(cli: CLI) -> None:
     ) as client:
         problems = client.validate(IMAGE, {"promt": "x", "size": "7x7"})
     assert {p.field for p in problems} == {"promt", "prompt", "size"}
+
+
+# --- a hostile or slow catalog (issue 9) ----------------------------------------------------------------------
+
+
+class StallingHost:
+    """A loopback host that records each request and then never answers it (until the test ends)."""
+
+    def __init__(self) -> None:
+        self.contacted: list[str] = []
+        self.release = threading.Event()
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                host.contacted.append(self.path)
+                host.release.wait(30)
+                self.send_response(200)
+                self.send_header("Content-Length", "19")
+                self.end_headers()
+                self.wfile.write(b'{"type": "integer"}')
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+
+@pytest.fixture
+def stalling_host() -> Iterator[StallingHost]:
+    host = StallingHost()
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+def serve_schema(cli: CLI, input_schema: dict[str, Any]) -> None:
+    """The catalog answers every model lookup with a record carrying ``input_schema``."""
+    cli.fault(route="model", kind="respond", body={"input_schema": input_schema}, times=None)
+
+
+def test_a_schema_ref_to_another_host_or_a_file_is_never_followed(
+    cli: CLI, stalling_host: StallingHost
+) -> None:
+    refusing = cli.home / "refusing.json"
+    refusing.write_text('{"type": "integer"}')
+    url = stalling_host.url("/schema.json")
+    serve_schema(
+        cli,
+        {
+            "type": "object",
+            "properties": {"prompt": {"$ref": url}, "note": {"$ref": refusing.as_uri()}},
+        },
+    )
+
+    result = cli.run("run", ECHO, "prompt=a fox", "note=hello", "--no-download", timeout=60)
+
+    assert result.returncode == 0, (
+        result.stderr
+    )  # neither the host's schema nor the file's refused the strings
+    assert stalling_host.contacted == []
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: pre-flight check:")]
+    assert len(warnings) == 2 and url in warnings[0] + warnings[1]
+    assert len(cli.calls("submit")) == 1
+
+
+def test_an_internal_ref_of_a_served_schema_still_catches_a_problem(cli: CLI) -> None:
+    serve_schema(
+        cli,
+        {
+            "$defs": {"count": {"type": "integer", "maximum": 4}},
+            "type": "object",
+            "properties": {"prompt": {"type": "string"}, "num_images": {"$ref": "#/$defs/count"}},
+        },
+    )
+
+    result = cli.run("run", IMAGE, "prompt=x", "num_images:=9")
+
+    assert result.returncode == 65
+    assert "num_images: must be <= 4; got 9" in result.stderr
+    assert "warning:" not in result.stderr
+    assert cli.calls("submit") == []
+
+
+def test_a_catastrophic_pattern_in_a_served_schema_is_skipped_with_a_warning(cli: CLI) -> None:
+    serve_schema(
+        cli,
+        {
+            "type": "object",
+            "properties": {
+                "prompt": {"type": "string", "pattern": "^(a|aa)+$"},
+                "code": {"type": "string", "pattern": "^[A-Z]+$"},
+            },
+        },
+    )
+
+    slow = cli.run("run", IMAGE, "prompt=" + "a" * 60 + "!", "--no-download", timeout=60)
+    refused = cli.run("run", IMAGE, "prompt=a", "code=lower")
+
+    assert slow.returncode == 0, slow.stderr
+    assert "warning: pre-flight check: the pattern" in slow.stderr and "^(a|aa)+$" in slow.stderr
+    assert refused.returncode == 65 and 'code: must match the pattern "^[A-Z]+$"' in refused.stderr
+    assert len(cli.calls("submit")) == 1
+
+
+def test_a_stalled_catalog_delays_the_run_by_the_pre_flight_budget_not_the_http_timeout(cli: CLI) -> None:
+    # Every catalog call is held for 3 s at least; a 1 s retry window makes the pre-flight budget 1 s, so the run
+    # must give up on the schema after about a second (not wait on it for the 60 s HTTP timeout) and go ahead.
+    cli.fault(route="model", kind="latency", seconds=3, times=None)
+
+    result = cli.run("run", IMAGE, "prompt=x", "--no-download", env={"RUNCOMFY_RETRY_WINDOW": "1"})
+
+    assert result.returncode == 0, result.stderr
+    assert "submitting without a pre-flight check" in result.stderr
+    assert len(cli.calls("submit")) == 1
+
+
+def test_a_batch_shows_each_pre_flight_warning_once(cli: CLI, stalling_host: StallingHost) -> None:
+    serve_schema(cli, {"type": "object", "properties": {"prompt": {"$ref": stalling_host.url("/s.json")}}})
+    batch = cli.home / "in.jsonl"
+    batch.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(3)))
+
+    result = cli.run("run", ECHO, "--batch", str(batch), "--no-download", timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("warning: pre-flight check:") == 1
+    assert stalling_host.contacted == []
+    assert len(cli.calls("submit")) == 3

@@ -117,7 +117,14 @@ def test_local_mode_never_uses_or_sends_the_users_real_token(cli: CLI) -> None:
 
 
 def test_local_requests_survive_between_processes_for_status_cancel_and_result(cli: CLI) -> None:
-    quick = submit_slow(cli, 2)  # finishes on its own while the test goes on
+    # The queue is a function of wall-clock time, so the test orders its submissions to make every state it
+    # asserts hold however fast or slow the machine is: the quick job is finished before the long ones take
+    # both workers (were it still running, the second long one would queue ahead of `queued`).
+    quick = submit_slow(cli, 1)
+    deadline = time.monotonic() + 30
+    while local_json(cli, "status", quick)["status"] != "completed":  # seen by a later process
+        assert time.monotonic() < deadline, "the 1-second job never completed"
+        time.sleep(0.2)
     long_a = submit_slow(cli, 60)  # with long_b, keeps both workers busy for the whole test
     long_b = submit_slow(cli, 60)
     queued = submit_slow(cli, 60)  # both workers are taken: this one waits in the queue
@@ -135,14 +142,9 @@ def test_local_requests_survive_between_processes_for_status_cancel_and_result(c
     assert pretty_cancel.returncode == 0
     assert "could not be cancelled (status: in_progress)" in pretty_cancel.stderr
 
-    deadline = time.monotonic() + 30
-    while local_json(cli, "status", quick)["status"] != "completed":
-        assert time.monotonic() < deadline, "the 2-second job never completed"
-        time.sleep(0.5)
-
     result = local_json(cli, "result", quick)
     assert result["status"] == "completed"
-    assert result["output"] == {"slept_seconds": 2}
+    assert result["output"] == {"slept_seconds": 1}
     assert local_json(cli, "status", queued)["status"] == "cancelled"
 
 

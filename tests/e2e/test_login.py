@@ -121,3 +121,36 @@ def test_login_honours_web_base_option_over_the_environment(cli: CLI) -> None:
 
     assert result.returncode == 0, result.stderr
     assert token_file(cli).exists()
+
+
+@pytest.mark.parametrize(
+    "verify_url",
+    [
+        "javascript:alert(1)",
+        "http://evil.example.com/cli-auth",  # plain http, and not the configured web origin
+        "file:///etc/passwd",
+        "https://someone:secret@evil.example.com/cli-auth",  # credentials in the URL
+    ],
+)
+def test_login_refuses_an_unsafe_verification_url_and_never_shows_it(cli: CLI, verify_url: str) -> None:
+    # What a hostile or compromised login service might send. (Any other https URL is accepted by design.)
+    cli.fault(
+        route="cli-auth-start",
+        kind="respond",
+        body={
+            "device_code": "device-code-from-a-hostile-service",
+            "user_code": "EVIL-0001",
+            "verify_url": verify_url,
+            "expires_in": 5,
+            "poll_interval": 1,
+        },
+    )
+
+    result = cli.run("login", "--no-browser", env=NO_ENV_TOKEN, timeout=30)
+
+    assert result.returncode == 69, result.stderr
+    assert "unsafe verification URL" in result.stderr and "Traceback" not in result.stderr
+    assert verify_url not in result.stdout + result.stderr
+    assert "EVIL-0001" not in result.stderr  # nothing of the flow is shown: there is nothing safe to open
+    assert cli.calls("cli-auth-poll") == []
+    assert not token_file(cli).exists()

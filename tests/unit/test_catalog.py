@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_time import FakeClock
 
 from runcomfy import Client, config, errors
 from runcomfy.catalog import InputRow, SchemaCache, input_rows
@@ -206,6 +207,80 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(api: FakeCatalog, tmp_path
     assert record["model_id"] == KONTEXT_ID
     assert len(api.requests) == 1
     assert cache.get(API, KONTEXT_ID) == record
+
+
+class StallingCatalog:
+    """Each call stalls until its own read timeout, which moves the fake clock forward by that much; the
+    timeouts given are kept. ``answer_after`` calls, it answers at once."""
+
+    def __init__(self, clock: FakeClock, answer_after: int | None = None) -> None:
+        self.clock = clock
+        self.answer_after = answer_after
+        self.timeouts: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.answer_after is not None and len(self.timeouts) >= self.answer_after:
+            self.timeouts.append(request.extensions["timeout"]["read"])
+            return httpx.Response(200, json=CATALOG[KONTEXT_ID].record(include_schema=True))
+        timeout = request.extensions["timeout"]["read"]
+        self.timeouts.append(timeout)
+        self.clock.now += timeout
+        raise httpx.ReadTimeout("stalled", request=request)
+
+
+def stalled_client(catalog: StallingCatalog, clock: FakeClock) -> Client:
+    return Client(
+        token="rc-test-token",
+        model_api_base=API,
+        transport=httpx.MockTransport(catalog),
+        env={},
+        timeout=60.0,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+
+def test_get_model_gives_each_call_no_more_time_than_is_left_of_its_budget() -> None:
+    clock = FakeClock(start=100.0)
+    catalog = StallingCatalog(clock)
+
+    with stalled_client(catalog, clock) as client, pytest.raises(errors.APITimeoutError):
+        client.get_model(KONTEXT_ID, retry_window_s=10.0)
+
+    assert catalog.timeouts and catalog.timeouts[0] == pytest.approx(10.0)  # not the client's 60 s
+    assert clock.now - 100.0 <= 10.0 + 1e-9  # every call and every wait together fit in the budget
+
+
+def test_a_retry_after_a_slow_failure_gets_only_what_is_left() -> None:
+    clock = FakeClock()
+    catalog = StallingCatalog(clock, answer_after=1)
+
+    with stalled_client(catalog, clock) as client:
+        assert client.get_model(KONTEXT_ID, retry_window_s=10.0, timeout_s=4.0)["model_id"] == KONTEXT_ID
+
+    first, second = catalog.timeouts
+    assert first == pytest.approx(4.0)  # timeout_s caps a call when less than the budget's rest
+    assert second <= 10.0 - 4.0 - clock.sleeps[0] + 1e-9
+
+
+def test_get_model_timeout_s_alone_caps_each_call() -> None:
+    clock = FakeClock()
+    catalog = StallingCatalog(clock, answer_after=0)
+
+    with stalled_client(catalog, clock) as client:
+        client.get_model(KONTEXT_ID, timeout_s=2.5)
+
+    assert catalog.timeouts == [2.5]
+
+
+@pytest.mark.parametrize(("window", "budget"), [(300.0, 10.0), (3.0, 3.0), (0.0, 1.0)])
+def test_the_pre_flight_budget_is_ten_seconds_or_the_shorter_retry_window(
+    window: float, budget: float
+) -> None:
+    from runcomfy.cli.preflight import preflight_budget_s
+
+    with Client(token="t", model_api_base=API, env={}, retry_window_s=window) as client:
+        assert preflight_budget_s(client) == budget
 
 
 # --- validate ----------------------------------------------------------------------------------------------------

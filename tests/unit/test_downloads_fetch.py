@@ -359,12 +359,47 @@ def test_declared_length_over_the_cap_is_refused_before_writing(
     assert files_in(out) == []
 
 
-def test_undeclared_length_over_the_cap_is_deleted(
+class EndlessBody(httpx.SyncByteStream):
+    """A body of undeclared length that never ends by itself (up to ``limit`` bytes, so a broken cap still
+    finishes); ``pulled`` counts the bytes the client actually read."""
+
+    def __init__(self, piece: bytes, limit: int) -> None:
+        self.piece = piece
+        self.limit = limit
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.pulled < self.limit:
+            self.pulled += len(self.piece)
+            yield self.piece
+
+
+def test_undeclared_length_over_the_cap_is_cut_right_at_the_cap_and_deleted(
     server: FileServer, client: httpx.Client, out: Path
 ) -> None:
-    server.routes["/stream.png"] = chunked(b"y" * 300, count=10)
+    from runcomfy.downloads.fetch import CHUNK_SIZE
+
+    # Over real HTTP: a body half again as large as the cap is refused (a cap twice too loose would save it).
+    server.routes["/stream.png"] = chunked(b"y" * 300, count=5)
     with pytest.raises(DownloadTooLarge, match="exceeded 1000 bytes"):
         fetch(server, client, "/stream.png", out, max_bytes=1000)
+    assert files_in(out) == []
+
+    # Where the stream is cut: the last bytes written are exactly the cap, and reading stops one chunk past it.
+    cap = 4 * CHUNK_SIZE
+    body = EndlessBody(b"z" * 4096, limit=64 * cap)
+    url = check_url("https://files.runcomfy.net/endless.png")
+    assert isinstance(url, TrustedURL)
+    endless = httpx.MockTransport(
+        lambda request: httpx.Response(200, headers={"Content-Type": "image/png"}, stream=body)
+    )
+    progress: list[int] = []
+    with make_download_client(transport=endless) as mock_client, pytest.raises(DownloadTooLarge):
+        download_file(
+            mock_client, url, out, max_bytes=cap, on_progress=lambda done, _total: progress.append(done)
+        )
+    assert progress[-1] == cap and max(progress) == cap
+    assert cap < body.pulled <= cap + CHUNK_SIZE
     assert files_in(out) == []
 
 

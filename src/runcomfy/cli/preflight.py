@@ -1,9 +1,12 @@
 """Before anything is sent: shorthand ``key=value`` arguments and the check against the model's schema.
 
-The model's record comes from the schema cache when fresh, else from the catalog. A problem in the input ends
-the command with exit 65 listing every problem, and nothing is submitted (nothing is billed). If the catalog
-cannot be reached, the run goes ahead with a warning: the pre-flight check is a help, never a new way to fail.
-``--no-validate`` skips the check (shorthand values are still converted by the schema when it is at hand).
+The model's record comes from the schema cache when fresh, else from the catalog, within a time budget that
+covers the whole fetch (each call's timeout and every retry): :data:`PREFLIGHT_RETRY_WINDOW_S`, or the user's
+``RUNCOMFY_RETRY_WINDOW`` when that is shorter. A problem in the input ends the command with exit 65 listing
+every problem, and nothing is submitted (nothing is billed). If the catalog cannot be reached in time, the run
+goes ahead with a warning: the pre-flight check is a help, never a new way to fail. What the check had to skip
+(a ``$ref`` outside the schema, a pattern that took too long) is a warning too. ``--no-validate`` skips the
+check (shorthand values are still converted by the schema when it is at hand).
 
 A model id the catalog does not know gets "did you mean" with the closest catalog ids, from a local index of
 ids (see :mod:`runcomfy.model_index`) that ``models list`` also feeds.
@@ -32,22 +35,27 @@ if TYPE_CHECKING:
     from runcomfy.cli.context import AppContext
     from runcomfy.client import Client
     from runcomfy.model_index import ModelIndex
+    from runcomfy.validation import PatternBudget
 
 PREFLIGHT_RETRY_WINDOW_S = (
     10.0  # a catalog outage delays a run by seconds at most, then it goes ahead unchecked
 )
+# A user's retry window shorter than this still leaves one call a fair chance (0 means "do not ride out
+# outages", not "do not look at the schema").
+MIN_PREFLIGHT_BUDGET_S = 1.0
+MAX_WARNINGS_SHOWN = 5
 MAX_BAD_LINES_SHOWN = 5
 _UNREACHABLE = (APIConnectionError, APIResponseError, ServerError, RateLimitError, RequestTimeoutError)
 
 
 def model_schema(app: AppContext, client: Client, model: str) -> dict[str, Any] | None:
-    """The model's input JSON Schema, or None (with a warning) when the catalog cannot be reached."""
+    """The model's input JSON Schema, or None (with a warning) when the catalog cannot be reached in time."""
     try:
         record = client.get_model(
             model,
             cache=app.schema_cache(),
             cache_namespace=app.cache_namespace(),
-            retry_window_s=PREFLIGHT_RETRY_WINDOW_S,
+            retry_window_s=preflight_budget_s(client),
         )
     except NotFoundError:
         suggestion = did_you_mean_model(app, client, model)
@@ -61,6 +69,13 @@ def model_schema(app: AppContext, client: Client, model: str) -> dict[str, Any] 
         return None
     schema = record.get("input_schema")
     return schema if isinstance(schema, dict) else None
+
+
+def preflight_budget_s(client: Client) -> float:
+    """Seconds the schema fetch may take in all: :data:`PREFLIGHT_RETRY_WINDOW_S`, or the client's retry window
+    (``RUNCOMFY_RETRY_WINDOW``) when shorter, but never under :data:`MIN_PREFLIGHT_BUDGET_S`."""
+    window = client.retry_policy.outage_window_s
+    return max(MIN_PREFLIGHT_BUDGET_S, min(PREFLIGHT_RETRY_WINDOW_S, window))
 
 
 def did_you_mean_model(app: AppContext, client: Client, model: str) -> str:
@@ -122,7 +137,9 @@ def prepare_input(
     if assignments:
         body = merge_input(body, parse_assignments(assignments, schema, stdin=sys.stdin.buffer))
     if validate and schema is not None:
-        problems = _problems(schema, body)
+        warnings: list[str] = []
+        problems = _problems(schema, body, warnings)
+        _show_warnings(app, warnings)
         if problems:
             raise InputProblems(
                 f"the input does not match the schema of {model}; nothing was submitted",
@@ -151,7 +168,12 @@ def prepare_batch(
     defaults = parse_assignments(assignments, schema, stdin=sys.stdin.buffer) if assignments else {}
     merged = [BatchInput(item.line, merge_input(defaults, item.input)) for item in inputs]
     if validate and schema is not None:
-        found = {item.line: _problems(schema, item.input) for item in merged}
+        from runcomfy.validation import PatternBudget
+
+        budget = PatternBudget()  # one for the whole batch: its patterns together stay within it
+        warnings: list[str] = []
+        found = {item.line: _problems(schema, item.input, warnings, budget) for item in merged}
+        _show_warnings(app, warnings)
         bad_lines = [line for line, problems in found.items() if problems]
         if bad_lines:
             shown = bad_lines[:MAX_BAD_LINES_SHOWN]
@@ -175,7 +197,24 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _problems(schema: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
-    from runcomfy.validation import check_input
+def _problems(
+    schema: dict[str, Any],
+    body: dict[str, Any],
+    warnings: list[str],
+    budget: PatternBudget | None = None,
+) -> list[dict[str, Any]]:
+    """The problems of ``body`` as JSON-ready dicts; what the check had to skip is added to ``warnings``."""
+    from runcomfy.validation import check_input_report
 
-    return [{"field": p.field, "message": p.message, "kind": p.kind} for p in check_input(schema, body)]
+    report = check_input_report(schema, body, budget=budget)
+    warnings.extend(report.warnings)
+    return [{"field": p.field, "message": p.message, "kind": p.kind} for p in report.problems]
+
+
+def _show_warnings(app: AppContext, warnings: list[str]) -> None:
+    """Each distinct warning once (a batch repeats them line after line), at most :data:`MAX_WARNINGS_SHOWN`."""
+    distinct = list(dict.fromkeys(warnings))
+    for warning in distinct[:MAX_WARNINGS_SHOWN]:
+        app.output.warning(f"pre-flight check: {warning}; the server still validates")
+    if len(distinct) > MAX_WARNINGS_SHOWN:
+        app.output.warning(f"pre-flight check: {plural(len(distinct) - MAX_WARNINGS_SHOWN, 'more warning')}")
