@@ -1,7 +1,8 @@
 """runcomfy: a client library and CLI for RunComfy's Model API, with a local emulator of the service.
 
-The public surface is re-exported here; the library never prints, prompts or exits. ``Client`` and friends pull
-in httpx, so they are imported on first use: ``import runcomfy`` (and ``runcomfy --version``) stays fast.
+The public surface is re-exported here; the library never prints, prompts or exits. Every name is imported on
+first use: ``import runcomfy`` loads nothing but the version, so ``runcomfy --version`` stays fast and the CLI's
+entry point runs (and sets up its signal handling) as early as possible.
 
     from runcomfy import Client
     with Client() as client:
@@ -12,58 +13,65 @@ in httpx, so they are imported on first use: ``import runcomfy`` (and ``runcomfy
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from runcomfy._version import __version__
-from runcomfy.errors import (
-    APIConnectionError,
-    APIResponseError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigError,
-    DownloadError,
-    DownloadTooLarge,
-    InputFileNotFound,
-    InputProblems,
-    Interrupted,
-    InvalidInput,
-    InvalidTokenFile,
-    JournalError,
-    LoginDenied,
-    LoginError,
-    LoginExpired,
-    NotAuthenticated,
-    NotFoundError,
-    OutputDirectoryError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestCancelled,
-    RequestFailed,
-    RequestTimeoutError,
-    RunComfyError,
-    ServerError,
-    StatusStuck,
-    TokenFileError,
-    ValidationError,
-    WaitTimeout,
-)
-from runcomfy.status import (
-    Cancelled,
-    Completed,
-    Failed,
-    InProgress,
-    Queued,
-    RequestStatus,
-    Unknown,
-    parse_status,
-)
 
+TYPE_CHECKING = (
+    False  # not typing.TYPE_CHECKING: importing typing alone costs more than the rest of the package
+)
 if TYPE_CHECKING:
+    from typing import Any
+
     from runcomfy.auth.credentials import Token
     from runcomfy.client import Client, RequestHandle
+    from runcomfy.errors import (
+        AlreadyRunning,
+        APIConnectionError,
+        APIResponseError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigError,
+        DownloadError,
+        DownloadTooLarge,
+        InputFileNotFound,
+        InputProblems,
+        Interrupted,
+        InvalidInput,
+        InvalidTokenFile,
+        JournalError,
+        LoginDenied,
+        LoginError,
+        LoginExpired,
+        NotAuthenticated,
+        NotFoundError,
+        OutputDirectoryError,
+        PermissionDeniedError,
+        RateLimitError,
+        RequestCancelled,
+        RequestFailed,
+        RequestTimeoutError,
+        RunComfyError,
+        ServerError,
+        StatusStuck,
+        TokenEchoed,
+        TokenFileError,
+        UnexpectedRedirect,
+        ValidationError,
+        WaitTimeout,
+    )
     from runcomfy.results import CancelOutcome, Result
+    from runcomfy.status import (
+        Cancelled,
+        Completed,
+        Failed,
+        InProgress,
+        Queued,
+        RequestStatus,
+        Unknown,
+        parse_status,
+    )
 
 _LAZY = {
     "Client": "runcomfy.client",
@@ -71,6 +79,49 @@ _LAZY = {
     "Result": "runcomfy.results",
     "CancelOutcome": "runcomfy.results",
     "Token": "runcomfy.auth.credentials",
+    "AlreadyRunning": "runcomfy.errors",
+    "APIConnectionError": "runcomfy.errors",
+    "APIResponseError": "runcomfy.errors",
+    "APIStatusError": "runcomfy.errors",
+    "APITimeoutError": "runcomfy.errors",
+    "AuthenticationError": "runcomfy.errors",
+    "BadRequestError": "runcomfy.errors",
+    "ConfigError": "runcomfy.errors",
+    "DownloadError": "runcomfy.errors",
+    "DownloadTooLarge": "runcomfy.errors",
+    "InputFileNotFound": "runcomfy.errors",
+    "InputProblems": "runcomfy.errors",
+    "Interrupted": "runcomfy.errors",
+    "InvalidInput": "runcomfy.errors",
+    "InvalidTokenFile": "runcomfy.errors",
+    "JournalError": "runcomfy.errors",
+    "LoginDenied": "runcomfy.errors",
+    "LoginError": "runcomfy.errors",
+    "LoginExpired": "runcomfy.errors",
+    "NotAuthenticated": "runcomfy.errors",
+    "NotFoundError": "runcomfy.errors",
+    "OutputDirectoryError": "runcomfy.errors",
+    "PermissionDeniedError": "runcomfy.errors",
+    "RateLimitError": "runcomfy.errors",
+    "RequestCancelled": "runcomfy.errors",
+    "RequestFailed": "runcomfy.errors",
+    "RequestTimeoutError": "runcomfy.errors",
+    "RunComfyError": "runcomfy.errors",
+    "ServerError": "runcomfy.errors",
+    "StatusStuck": "runcomfy.errors",
+    "TokenEchoed": "runcomfy.errors",
+    "TokenFileError": "runcomfy.errors",
+    "UnexpectedRedirect": "runcomfy.errors",
+    "ValidationError": "runcomfy.errors",
+    "WaitTimeout": "runcomfy.errors",
+    "Cancelled": "runcomfy.status",
+    "Completed": "runcomfy.status",
+    "Failed": "runcomfy.status",
+    "InProgress": "runcomfy.status",
+    "Queued": "runcomfy.status",
+    "RequestStatus": "runcomfy.status",
+    "Unknown": "runcomfy.status",
+    "parse_status": "runcomfy.status",
 }
 
 
@@ -88,6 +139,7 @@ __all__ = [
     "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
+    "AlreadyRunning",
     "AuthenticationError",
     "BadRequestError",
     "CancelOutcome",
@@ -124,7 +176,9 @@ __all__ = [
     "ServerError",
     "StatusStuck",
     "Token",
+    "TokenEchoed",
     "TokenFileError",
+    "UnexpectedRedirect",
     "Unknown",
     "ValidationError",
     "WaitTimeout",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from runcomfy.json_limits import loads_bounded
+from runcomfy.private_dirs import make_private_dirs
 from runcomfy.safe_text import strip_controls
 
 __all__ = ["DEFAULT_SCHEMA_TTL_S", "InputRow", "SchemaCache", "input_rows", "price_label"]
@@ -104,7 +105,7 @@ def write_cache_entry(path: Path, entry: Mapping[str, Any]) -> None:
     file; the directory is created 0700. Any failure is dropped: a cache that cannot be written is no cache."""
     try:
         content = json.dumps(entry, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(descriptor, "wb") as file:

@@ -126,6 +126,12 @@ class Client:
     def has_token(self) -> bool:
         return self.token_source is not None
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values this client must keep out of everything it shows or writes (the token): for code that
+        builds names or messages from what a server sent."""
+        return self._http.secrets
+
     def token_fingerprint(self, key: bytes) -> str | None:
         """An HMAC-SHA256 of the token under ``key`` (hex, 32 chars), or ``None`` without a token.
 
@@ -236,6 +242,12 @@ class Client:
                 url=url,
                 request_id=request_id,
             )
+        if not report.complete:
+            raise DownloadError(
+                "the output is too large or too deeply nested to look through completely; some files were "
+                "not looked at",
+                request_id=request_id,
+            )
         return report.saved
 
     def run_many(
@@ -341,25 +353,56 @@ class Client:
         cache: SchemaCache | None = None,
         cache_namespace: str | None = None,
         retry_window_s: float | None = None,
+        timeout_s: float | None = None,
     ) -> dict[str, Any]:
         """``GET {model_api_base}/models/{model_id}``: the model's record with its ``input_schema``.
 
         With ``cache``, a fresh cached record is returned without any call, and a fetched one is stored, under
         ``cache_namespace`` (default: this client's Model API base, so an emulator never shadows the service).
-        A 404 raises :class:`~runcomfy.errors.NotFoundError`. ``retry_window_s`` bounds how long transient
-        failures are ridden out (a pre-flight check should give up in seconds, not the polling's minutes).
+        A 404 raises :class:`~runcomfy.errors.NotFoundError`. ``retry_window_s`` is a budget for the whole
+        fetch: retries stop when it is spent, and each call's timeout is no longer than what is left of it (a
+        pre-flight check should give up in seconds, not the polling's minutes, even when a server stalls).
+        ``timeout_s`` caps the timeout of each call as in :meth:`list_models`.
         """
+        from runcomfy.errors import APITimeoutError
+
+        min_call_s = 0.05  # a call given less time than this cannot succeed: better not to send it
         model_id = model_id.strip().strip("/")
         url = join_url(self.model_api_base, "models", quote_model_id(model_id))
         namespace = cache_namespace or self.model_api_base
         if cache is not None and (cached := cache.get(namespace, model_id)) is not None:
             return cached
         policy = None
+        deadline = None
         if retry_window_s is not None:
             policy = dataclasses.replace(
                 self.retry_policy, outage_window_s=retry_window_s, max_retry_after_s=retry_window_s
             )
-        record = self._get_json(url, None, policy=policy)
+            deadline = self._clock() + retry_window_s
+        failures: list[RunComfyError] = []
+
+        def once() -> dict[str, Any]:
+            timeout = timeout_s
+            if deadline is not None:
+                left = deadline - self._clock()
+                if left < min_call_s:  # the budget is spent: the last real failure says why
+                    raise failures[-1] if failures else APITimeoutError(f"GET {url}: no time left to try")
+                timeout = left if timeout is None else min(timeout, left)
+            try:
+                return self._http.request_json("GET", url, timeout_s=timeout)
+            except RunComfyError as exc:
+                failures.append(exc)
+                raise
+
+        record = call_with_retries(
+            once,
+            policy=policy or self.retry_policy,
+            sleep=self._sleep,
+            clock=self._clock,
+            deadline=deadline,
+            on_retry=self.on_retry,
+            on_recovered=self.on_recovered,
+        )
         if cache is not None:
             cache.put(namespace, model_id, record)
         return record
@@ -373,7 +416,10 @@ class Client:
         cache_namespace: str | None = None,
     ) -> list[Problem]:
         """Every problem of ``input`` against the model's input schema (``[]``: it fits, or the model publishes
-        no usable schema). Fetching the schema may raise like :meth:`get_model`."""
+        no usable schema). Fetching the schema may raise like :meth:`get_model`. What the check had to skip (a
+        ``$ref`` outside the schema, which is never fetched; a pattern that took too long) is logged as a
+        warning on the ``runcomfy.validation`` logger; :func:`runcomfy.validation.check_input_report` returns
+        it instead."""
         from runcomfy.validation import check_input
 
         record = self.get_model(model_id, cache=cache, cache_namespace=cache_namespace)

@@ -19,6 +19,8 @@ text) to exit codes in ``cli/exit_codes.py``; so a new failure mode needs a type
     ├── APIConnectionError               nothing usable came back (refused, reset, DNS)
     │   └── APITimeoutError              the HTTP call itself timed out (exit 75)
     ├── APIResponseError                 2xx whose body is not the JSON we need
+    │   ├── UnexpectedRedirect           an API call answered 3xx (API calls never follow redirects; exit 69)
+    │   └── TokenEchoed                  a reply's id or status holds the API token: refused, never stored (69)
     ├── APIStatusError                   non-2xx answer; carries status, error_code, message, detail
     │   ├── BadRequestError      400     (exit 65)
     │   ├── AuthenticationError  401     (exit 77)
@@ -36,6 +38,7 @@ text) to exit codes in ``cli/exit_codes.py``; so a new failure mode needs a type
     │   ├── DownloadTooLarge             over the 2 GiB cap
     │   └── OutputDirectoryError         the output directory cannot be created or written (exit 73)
     ├── Interrupted                      Ctrl-C / SIGTERM after the cancel attempt (exit 130)
+    ├── AlreadyRunning                   another runcomfy process is doing the same work (exit 75)
     └── JournalError                     the local request journal cannot be opened or written
 
 Messages never contain the token: the HTTP layer builds them from status, error body and URL only, and the
@@ -141,6 +144,17 @@ class APITimeoutError(APIConnectionError):
 
 class APIResponseError(RunComfyError):
     """A successful HTTP answer whose body is not the JSON document expected."""
+
+
+class TokenEchoed(APIResponseError):
+    """The service sent back an id or a status that contains the API token. Such a value would be printed,
+    stored in the journal and put in URLs, so it is refused outright (and not retried)."""
+
+
+class UnexpectedRedirect(APIResponseError):
+    """An API call was answered with a redirect. API calls never follow one (the token must not travel to
+    wherever it points); it usually means a base URL that is not the service's own (``http://`` for
+    ``https://``, a bare host). Not retried: it will not go away by itself."""
 
 
 class APIStatusError(RunComfyError):
@@ -261,6 +275,11 @@ class OutputDirectoryError(DownloadError):
 
 class Interrupted(RunComfyError):
     """The user interrupted the command (Ctrl-C or SIGTERM)."""
+
+
+class AlreadyRunning(RunComfyError):
+    """Another ``runcomfy`` process holds the lock on this work (the same batch, the same request's files);
+    stopping is what keeps a line from being paid for twice. Try again once it has finished."""
 
 
 class JournalError(RunComfyError):

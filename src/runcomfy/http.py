@@ -36,6 +36,8 @@ from runcomfy.errors import (
     APIStatusError,
     APITimeoutError,
     NotAuthenticated,
+    TokenEchoed,
+    UnexpectedRedirect,
     status_error_class,
 )
 from runcomfy.json_limits import JSONLimitError, loads_bounded
@@ -47,7 +49,7 @@ from runcomfy.retry import (
     should_retry,
     should_retry_submit,
 )
-from runcomfy.safe_text import MASK, redact, strip_controls
+from runcomfy.safe_text import MASK, contains_secret, redact, strip_controls
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -94,13 +96,12 @@ def build_client(
     """The one constructor of ``httpx.Client``: shared User-Agent, timeouts and the optional trace hook."""
     if not isinstance(timeout, httpx.Timeout):
         timeout = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout))
-    hooks: dict[str, list[Callable[..., Any]]] = {}
+    hooks: dict[str, list[Callable[..., Any]]] = {"request": [], "response": []}
     if trace is not None:
         hidden = tuple(secrets)
-        hooks = {
-            "request": [lambda request: _trace_request(trace, request, hidden)],
-            "response": [lambda response: _trace_response(trace, response, hidden)],
-        }
+        hooks["request"].append(lambda request: _trace_request(trace, request, hidden))
+        hooks["response"].append(lambda response: _trace_response(trace, response, hidden))
+    hooks["response"].append(hold_redirect_location)
     return httpx.Client(
         timeout=timeout,
         transport=transport,
@@ -108,6 +109,28 @@ def build_client(
         headers={"User-Agent": USER_AGENT},
         event_hooks=hooks,
     )
+
+
+LOCATION_EXTENSION = "runcomfy.location"
+
+
+def hold_redirect_location(response: httpx.Response) -> None:
+    """A response hook: move a redirect's ``Location`` out of the headers into ``response.extensions``.
+
+    httpx builds the next request of every 3xx answer, even when it is told not to follow it, and raises
+    ``InvalidURL`` (outside its ``HTTPError`` tree) when the target is hostless or opaque (``mailto:``,
+    ``data:``, ``http:foo``). Nothing here follows redirects through httpx, so the header is kept for our own
+    checks (:func:`redirect_location`) and httpx never parses it.
+    """
+    if 300 <= response.status_code < 400 and "Location" in response.headers:
+        response.extensions[LOCATION_EXTENSION] = response.headers["Location"]
+        del response.headers["Location"]
+
+
+def redirect_location(response: httpx.Response) -> str | None:
+    """The ``Location`` of a redirect, whether or not :func:`hold_redirect_location` moved it."""
+    held = response.extensions.get(LOCATION_EXTENSION)
+    return held if isinstance(held, str) else response.headers.get("Location")
 
 
 def masked_header(name: str, value: str, secrets: Iterable[str] = ()) -> str:
@@ -133,6 +156,13 @@ def _trace_response(trace: TraceHook, response: httpx.Response, secrets: tuple[s
     )
     for name, value in response.headers.items():
         trace("< " + masked_header(name.title(), value, secrets))
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The secret as it is, and as it reads inside a JSON string (quotes and backslashes escaped): a server
+    that echoes the token may send either, and both must be refused and masked."""
+    escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+    return (secret,) if escaped == secret else (secret, escaped)
 
 
 class _ScopedBearer(httpx.Auth):
@@ -161,6 +191,7 @@ class Reply:
     reason: str
     headers: Mapping[str, str]
     content: bytes
+    location: str | None = None  # a redirect's target (see :func:`hold_redirect_location`)
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> Reply:
@@ -173,6 +204,7 @@ class Reply:
             response.reason_phrase,
             response.headers,
             response.content,
+            location=redirect_location(response),
         )
 
     @property
@@ -192,6 +224,14 @@ def read_json(
     Non-2xx raises the :class:`APIStatusError` subclass for the status; a 2xx whose body is not a bounded JSON
     object raises :class:`APIResponseError`. ``allow_empty`` accepts an empty 2xx body as ``{}`` (cancel).
     """
+    if 300 <= reply.status_code < 400:
+        target = reply.location or "an unnamed place"
+        shown = redact(strip_controls(url_for_messages(target), max_len=200), tuple(secrets))
+        raise UnexpectedRedirect(
+            f"{reply.label}: HTTP {reply.status_code} redirect to {shown}; API calls do not follow redirects",
+            request_id=request_id,
+            hint="check the base URL (RUNCOMFY_MODEL_API_BASE / RUNCOMFY_WEB_BASE): https and the service's own host",
+        )
     if not reply.is_success:
         raise status_error(reply, request_id=request_id, secrets=secrets)
     if allow_empty and not reply.content.strip():
@@ -241,6 +281,24 @@ def status_error(
         retry_after_s=parse_retry_after(reply.headers.get("retry-after")),
         request_id=request_id,
     )
+
+
+#: Fields of a reply that become part of what is printed, stored and put in URLs.
+IDENTIFYING_FIELDS = ("request_id", "status", "outcome", "id")
+
+
+def refuse_echoed_token(
+    document: Mapping[str, Any], label: str, secrets: Iterable[str], *, request_id: str | None = None
+) -> None:
+    """Raise :class:`TokenEchoed` when an identifying field of a reply contains the token (in any case)."""
+    for field in IDENTIFYING_FIELDS:
+        value = document.get(field)
+        if isinstance(value, str) and contains_secret(value, secrets):
+            raise TokenEchoed(
+                f"{label}: the reply's {field} contains the API token; refusing to use or store it",
+                request_id=request_id,
+                hint="the service is misbehaving; report it, and rotate the token if this is not an emulator",
+            )
 
 
 def describe_validation_detail(detail: Any, *, limit: int = 10) -> str:
@@ -313,7 +371,7 @@ class HttpSession:
         trace: TraceHook | None = None,
     ) -> None:
         self.token = token
-        self.secrets: tuple[str, ...] = (token.reveal(),) if token else ()
+        self.secrets: tuple[str, ...] = secret_forms(token.reveal()) if token else ()
         origins = frozenset(filter(None, (origin_of(url) for url in trusted_origins)))
         self._auth = _ScopedBearer(token, origins) if token else None
         self.client = build_client(timeout=timeout_s, transport=transport, trace=trace, secrets=self.secrets)
@@ -353,11 +411,18 @@ class HttpSession:
                 response.close()
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"{label}: timed out ({type(exc).__name__})") from exc
-        except (httpx.RequestError, httpx.InvalidURL) as exc:
+        except (httpx.RequestError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
+            # Every httpx failure, including the kinds outside its HTTPError tree, becomes one of ours.
             reason = redact(strip_controls(str(exc) or type(exc).__name__, max_len=200), self.secrets)
             raise APIConnectionError(f"{label}: {reason}") from exc
         return Reply(
-            method, str(request.url), response.status_code, response.reason_phrase, response.headers, body
+            method,
+            str(request.url),
+            response.status_code,
+            response.reason_phrase,
+            response.headers,
+            body,
+            location=redirect_location(response),
         )
 
     def request_json(
@@ -373,7 +438,9 @@ class HttpSession:
     ) -> dict[str, Any]:
         """:meth:`send` then :func:`read_json`."""
         reply = self.send(method, url, json_body=json_body, authenticated=authenticated, timeout_s=timeout_s)
-        return read_json(reply, request_id=request_id, secrets=self.secrets, allow_empty=allow_empty)
+        document = read_json(reply, request_id=request_id, secrets=self.secrets, allow_empty=allow_empty)
+        refuse_echoed_token(document, reply.label, self.secrets, request_id=request_id)
+        return document
 
     def close(self) -> None:
         self.client.close()

@@ -34,8 +34,11 @@ from runcomfy import config
 from runcomfy.errors import JournalError
 from runcomfy.journal_statuses import STATUS_FILTERS
 from runcomfy.json_limits import digest
+from runcomfy.locks import ProcessLocks
+from runcomfy.private_dirs import make_private_dirs
 
 JOURNAL_FILE_NAME = "requests.sqlite3"
+LOCK_FILE_NAME = "requests.lock"  # the byte-range locks that keep two processes off the same work
 _SCHEMA_VERSION = 3
 _BUSY_TIMEOUT_S = 10.0
 _SCHEMA = """
@@ -151,6 +154,7 @@ class Journal:
         self._ready = False
         self._local = threading.local()
         self._key: bytes | None = None
+        self.locks = ProcessLocks(self.path.with_name(LOCK_FILE_NAME))
 
     def __repr__(self) -> str:
         return f"Journal(path={str(self.path)!r})"
@@ -391,11 +395,7 @@ class Journal:
         """First use: private directory and file, WAL mode, schema. Idempotent and safe to race."""
         if self._ready:
             return
-        directory = self.path.parent
-        if not directory.is_dir():
-            directory.mkdir(parents=True, exist_ok=True)
-            if os.name == "posix":
-                os.chmod(directory, 0o700)
+        make_private_dirs(self.path.parent)
         # Create the file 0600 if it is missing. Never open and close an existing database file here: closing
         # any descriptor of a file drops every POSIX lock this process holds on it, including the locks of an
         # open SQLite connection, which can corrupt a database other processes are writing.

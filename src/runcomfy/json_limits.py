@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 from typing import Any
+
+log = logging.getLogger("runcomfy.json")
 
 MAX_JSON_DEPTH = 64
 MAX_JSON_CHARS = 32 * 1024 * 1024
@@ -31,7 +35,7 @@ def loads_bounded(
     if len(text) > max_chars:
         raise JSONLimitError(f"JSON document is too large ({len(text)} bytes, limit {max_chars})")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError as exc:
         raise JSONLimitError(f"JSON document is nested too deeply (limit {max_depth} levels)") from exc
     if depth_exceeds(value, max_depth):
@@ -42,6 +46,20 @@ def loads_bounded(
 def _reject_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; Python accepts them by default and would send them on.
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float | str:
+    """A JSON number as a float; one too large for a float (``1e999``) is kept as its text.
+
+    ``1e999`` is valid JSON, but as a float it is infinity, which would be written back as ``Infinity`` (not
+    JSON) and break every ``| jq``. Refusing the document would lose a paid result over one number, so the
+    number is kept, as a string, and a warning says so.
+    """
+    value = float(text)
+    if math.isfinite(value):
+        return value
+    log.warning("the number %s does not fit a float; it was kept as the string %r", text[:40], text[:40])
+    return text
 
 
 def depth_exceeds(value: Any, max_depth: int) -> bool:

@@ -28,6 +28,8 @@ from runcomfy.errors import (
     RequestTimeoutError,
     RunComfyError,
     ServerError,
+    TokenEchoed,
+    UnexpectedRedirect,
 )
 
 T = TypeVar("T")
@@ -72,6 +74,8 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 
 def should_retry(exc: BaseException) -> bool:
     """Whether an idempotent call (status, result, cancel) may be repeated after ``exc``."""
+    if isinstance(exc, UnexpectedRedirect | TokenEchoed):
+        return False
     return isinstance(
         exc, APIConnectionError | APIResponseError | RequestTimeoutError | RateLimitError | ServerError
     )

@@ -7,6 +7,8 @@ bounded; known secrets are replaced by ``****``. It must never decide *whether* 
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -32,11 +34,25 @@ def _is_control(ch: str) -> bool:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each non-empty secret by ``****``.
+    """Replace every occurrence of each non-empty secret by ``****``, ignoring case.
 
     Why: error messages quote what the server said, and a server may echo the token back; the token must never
-    reach output, logs or exceptions.
+    reach output, logs or exceptions. Case is ignored because a status or id may be lowercased before it is
+    shown: a lowercased token is still the token.
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):  # longest first: nested secrets
-        text = text.replace(secret, MASK)
-    return text
+    pattern = _pattern(frozenset(s for s in secrets if s))
+    return text if pattern is None else pattern.sub(MASK, text)
+
+
+def contains_secret(text: str, secrets: Iterable[str]) -> bool:
+    """Whether ``text`` holds any of the non-empty ``secrets``, ignoring case."""
+    pattern = _pattern(frozenset(s for s in secrets if s))
+    return pattern is not None and pattern.search(text) is not None
+
+
+@functools.lru_cache(maxsize=32)
+def _pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    if not secrets:
+        return None
+    ordered = sorted(secrets, key=len, reverse=True)  # longest first: a secret inside another is masked whole
+    return re.compile("|".join(re.escape(secret) for secret in ordered), re.IGNORECASE)

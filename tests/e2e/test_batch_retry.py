@@ -39,7 +39,7 @@ def test_failed_lines_are_not_replayed_by_a_rerun_and_the_hint_names_retry_faile
 
 
 def test_retry_failed_submits_only_the_lines_that_failed_and_keeps_the_others(cli: CLI) -> None:
-    cli.configure(durations={SIZED: 30})
+    cli.configure(durations={SIZED: 30}, workers=4)  # all four run at once: one clock step finishes them
     batch = write_lines(cli.home / "mixed.jsonl", *({"size_bytes": 100 + n} for n in range(4)))
     command = ["run", SIZED, "--batch", str(batch), "--output-dir", "out", "--concurrency", "4"]
     with background(cli.start(*command)) as process:
@@ -108,3 +108,18 @@ def test_retry_failed_needs_batch_and_excludes_restart(cli: CLI) -> None:
     assert alone.returncode == 64 and "only apply to --batch" in alone.stderr
     assert both.returncode == 64 and "cannot be used together" in both.stderr
     assert cli.calls("submit") == []
+
+
+def test_ctrl_c_during_a_long_retry_after_cancels_at_once_instead_of_waiting_it_out(cli: CLI) -> None:
+    import signal
+
+    cli.configure(durations={SIZED: 60})
+    batch = write_lines(cli.home / "b.jsonl", {"size_bytes": 5}, {"size_bytes": 6})
+    cli.fault(route="status", kind="error", status=429, retry_after=110, times=None)
+    with background(cli.start("run", SIZED, "--batch", str(batch), "--output-dir", "o")) as process:
+        wait_for_call(cli, "status", process, count=1)  # a 429 with Retry-After: 110 has closed the gate
+        process.send_signal(signal.SIGINT)
+        ended = finish(process, deadline_s=60)  # well inside the 110 s the gate would have held
+
+    assert ended.returncode == 130, ended.stderr
+    assert len(cli.calls("cancel")) == 2  # the cancels did not queue behind the gate

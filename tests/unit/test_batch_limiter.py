@@ -65,3 +65,36 @@ def test_a_shorter_pause_never_shortens_a_longer_one_and_pauses_are_bounded() ->
     gate.wait()
     assert sum(time.slept) == 10 + MAX_PAUSE_S
     assert gate.pauses == 2
+
+
+def test_a_stop_opens_the_gate_at_once_even_during_a_long_retry_after() -> None:
+    import threading
+
+    stop = threading.Event()
+    time = FakeTime()
+    woken: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the batch is stopped while a worker waits out the pause
+        woken.append(seconds)
+        stop.set()
+
+    gate = RateGate(clock=time.clock, sleep=sleep, stop=stop)
+    gate.on_response(response(429, "120"))
+    gate.wait()  # returns: the stop ended the wait
+    assert woken == [120]
+    gate.on_request(httpx.Request("POST", "https://x.runcomfy.net/v1/requests/r/cancel"))  # a cancel passes
+    assert woken == [120]
+
+
+def test_by_default_the_gate_waits_on_its_stop_event_so_a_stop_wakes_it() -> None:
+    import threading
+
+    stop = threading.Event()
+    gate = RateGate(stop=stop)
+    gate.pause_for(60)
+    stop.set()  # set before the wait: the wait must not sleep for a minute
+    finished = threading.Event()
+    waiter = threading.Thread(target=lambda: (gate.wait(), finished.set()))
+    waiter.start()
+    waiter.join(5)
+    assert finished.is_set()

@@ -163,10 +163,27 @@ def test_redirects_are_not_followed_on_api_calls() -> None:
         hosts.append(request.url.host)
         return httpx.Response(302, headers={"location": "https://evil.example/x"})
 
-    with pytest.raises(errors.APIStatusError) as caught:
+    with pytest.raises(errors.UnexpectedRedirect) as caught:
         session_with(handler).request_json("GET", f"{API}/requests/x/status")
-    assert caught.value.status_code == 302
+    assert "redirect to https://evil.example/x; API calls do not follow redirects" in str(caught.value)
+    assert caught.value.hint is not None and "RUNCOMFY_MODEL_API_BASE" in caught.value.hint
     assert hosts == ["model-api.runcomfy.net"]
+
+
+@pytest.mark.parametrize("location", ["mailto:x@y.z", "http:foo", "data:,x", "https:\\\\evil.com/x"])
+def test_a_redirect_to_an_unparsable_place_is_still_our_error_not_httpx(location: str) -> None:
+    session = session_with(lambda r: httpx.Response(302, headers={"location": location}))
+    with pytest.raises(errors.UnexpectedRedirect):
+        session.request_json("GET", f"{API}/requests/x/status")
+
+
+def test_an_echoed_token_in_an_id_or_status_is_refused_in_any_case() -> None:
+    for field in ("request_id", "status"):
+        for form in (CANARY, CANARY.upper()):
+            session = session_with(lambda r, f=field, v=form: httpx.Response(200, json={f: f"x{v}y"}))
+            with pytest.raises(errors.TokenEchoed) as caught:
+                session.request_json("GET", f"{API}/requests/x/status")
+            assert CANARY.lower() not in str(caught.value).lower()
 
 
 def test_trace_shows_method_url_status_and_masks_the_token() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from runcomfy import config
 from runcomfy.errors import InvalidTokenFile, NotAuthenticated, TokenFileError
+from runcomfy.private_dirs import make_private_dirs
 
 TOKEN_FILE_NAME = "token.json"
 _MAX_TOKEN_FILE_BYTES = 64 * 1024
@@ -202,13 +203,9 @@ def save_token(token: Token | str, env: Mapping[str, str] | None = None) -> Path
 
 
 def ensure_private_dir(directory: Path) -> None:
-    """Create ``directory`` (and parents) if missing; a directory created here is chmod-ed to 0700."""
-    if directory.is_dir():
-        return
+    """Create ``directory`` and any missing parents, each 0700 whatever the umask."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        if os.name == "posix":
-            os.chmod(directory, 0o700)
+        make_private_dirs(directory)
     except OSError as exc:
         raise TokenFileError(f"cannot create {directory}: {exc.strerror or exc}") from None
 

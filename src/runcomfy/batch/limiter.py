@@ -3,7 +3,8 @@
 Each worker's own call is retried by the client's retry policy; the gate adds what a per-call retry cannot: when
 the service says "slow down" to one worker, the others hold their next request until the same moment instead
 of hammering it. It hooks into the HTTP client (request and response hooks), so every call of every worker,
-submit, status and result alike, passes through it.
+submit, status and result alike, passes through it. Once the batch is told to stop, the gate opens for good: a
+Ctrl-C must not wait out a ``Retry-After``, and the cancels it sends must not queue behind one.
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ class RateGate:
     """A shared "not before" time, moved forward by 429 answers."""
 
     def __init__(
-        self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``: once set, the gate is open for good and a wait ends at once (the batch is being stopped:
+        its cancels must not queue behind a ``Retry-After``). ``sleep`` replaces waiting on ``stop`` (tests)."""
         self._clock = clock
-        self._sleep = sleep
+        self._stop = stop or threading.Event()
+        self._sleep = sleep or self._stop.wait
         self._lock = threading.Lock()
         self._not_before = 0.0
         self.pauses = 0
@@ -41,8 +49,8 @@ class RateGate:
                 self.pauses += 1
 
     def wait(self) -> None:
-        """Block until the gate is open."""
-        while True:
+        """Block until the gate is open, or the batch is being stopped."""
+        while not self._stop.is_set():
             with self._lock:
                 remaining = self._not_before - self._clock()
             if remaining <= 0:

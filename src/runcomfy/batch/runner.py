@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import queue
 import threading
@@ -40,10 +41,19 @@ from runcomfy.downloads import (
     origin_of,
     remove_stale_temp_files,
 )
-from runcomfy.errors import Interrupted, RequestCancelled, RequestFailed, RunComfyError, WaitTimeout
+from runcomfy.errors import (
+    AlreadyRunning,
+    DownloadError,
+    Interrupted,
+    RequestCancelled,
+    RequestFailed,
+    RunComfyError,
+    WaitTimeout,
+)
 from runcomfy.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
 from runcomfy.journal import BatchItemState, Journal, JournalScope, input_digest
 from runcomfy.results import Result, describe_error, raise_for_outcome
+from runcomfy.safe_text import redact
 
 if TYPE_CHECKING:
     from runcomfy.client import Client, RequestHandle
@@ -172,7 +182,7 @@ class BatchRun:
         self.previous: dict[int, BatchItemState] = journal.batch_items(self.key) if journal else {}
         self.records: list[ItemRecord | None] = [None] * len(self.inputs)
         self.stop = threading.Event()
-        self.gate = RateGate()
+        self.gate = RateGate(stop=self.stop)
         # One file client for every worker: building an httpx client (TLS context, CA bundle) per file costs
         # more than downloading a small file.
         self._download_client = make_download_client()
@@ -192,7 +202,11 @@ class BatchRun:
         """Run to the end. On Ctrl-C (``KeyboardInterrupt``): stop submitting, send one cancel to each request
         in flight (inside ``while_cancelling()``, where the CLI makes a second Ctrl-C exit at once), record the
         outcomes and raise :class:`Interrupted`."""
-        with self.client._batch_mode(self.stop, self.gate), self._download_client:
+        with (
+            self._exclusive(f"batch:{self.key}", "this batch"),
+            self.client._batch_mode(self.stop, self.gate),
+            self._download_client,
+        ):
             self.start()
             try:
                 self.join()
@@ -347,6 +361,23 @@ class BatchRun:
         )
 
     def _finish(self, item: BatchInput, handle: RequestHandle, digest: str, *, resumed: bool) -> ItemRecord:
+        try:
+            with self._exclusive(f"request:{handle.request_id}", f"request {handle.request_id}"):
+                return self._wait_and_save(item, handle, digest, resumed=resumed)
+        except AlreadyRunning as exc:  # another process is fetching it: a rerun resumes it afterwards
+            return ItemRecord(
+                item.line, handle.request_id, "error", error=str(exc), exception=exc, resumed=resumed
+            )
+
+    def _exclusive(self, name: str, what: str) -> contextlib.AbstractContextManager[None]:
+        """Hold an inter-process lock on ``name`` (nothing without a journal, which owns the lock file)."""
+        if self.journal is None:
+            return contextlib.nullcontext()
+        return self.journal.locks.hold(name, what=what)
+
+    def _wait_and_save(
+        self, item: BatchInput, handle: RequestHandle, digest: str, *, resumed: bool
+    ) -> ItemRecord:
         record = ItemRecord(item.line, handle.request_id, resumed=resumed, model_id=self.model_id)
         try:
             result = handle.wait(
@@ -379,6 +410,7 @@ class BatchRun:
                 trusted_origins=self.trusted_origins,
                 name_prefix=f"{item.line:0{self._width}d}-",
                 should_abort=self.stop.is_set,
+                hidden=self.client.secrets,
             )
             record.files = [
                 {"url": f.url, "path": str(f.path), "bytes": f.bytes, "sha256": f.sha256}
@@ -388,16 +420,28 @@ class BatchRun:
             if report.failed:
                 url, error = report.failed[0]
                 record.status, record.error, record.exception = "download_failed", f"{url}: {error}", error
+            elif not report.complete:
+                incomplete = DownloadError(
+                    "the output is too large or too deeply nested to look through completely",
+                    request_id=handle.request_id,
+                )
+                record.status, record.error, record.exception = "download_failed", str(incomplete), incomplete
         self._save(item.line, handle.request_id, record.status, digest, files=record.files)
         if self.journal is not None:
             self.journal.update(
                 handle.request_id,
                 status=record.status,
-                output=result.output,
-                error=result.error,
-                files=record.files,
+                output=self._scrubbed(result.output),
+                error=self._scrubbed(result.error),
+                files=[{**f, "url": redact(str(f["url"]), self.client.secrets)} for f in record.files],
             )
         return record
+
+    def _scrubbed(self, value: Any) -> Any:
+        """``value`` with the token masked, for the journal (a server may have echoed it in an output)."""
+        if value is None or not self.client.secrets:
+            return value
+        return json.loads(redact(json.dumps(value, ensure_ascii=False), self.client.secrets))
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
 

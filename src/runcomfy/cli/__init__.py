@@ -1,1 +1,23 @@
 """The command-line layer: the only code that writes to the terminal or decides the exit code."""
+
+from __future__ import annotations
+
+
+def entry() -> None:
+    """The ``runcomfy`` console script: the CLI with signals set up before anything heavy is imported.
+
+    A Ctrl-C or SIGTERM in the first tenth of a second (while click and the CLI are being imported) used to
+    print a Python traceback, and a SIGTERM before the first command step exited 143. Both now mean "interrupted"
+    (exit 130) from the start; a signal the parent told us to ignore stays ignored.
+    """
+    import sys
+
+    from runcomfy.cli.signals import EXIT_INTERRUPTED, interrupt_on_terminate
+
+    try:
+        interrupt_on_terminate()
+        from runcomfy.cli.main import main
+
+        main()  # commands handle their own interrupts; this catches one landing between their steps
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)

@@ -14,7 +14,6 @@ resumes without submitting a line twice (``--restart`` starts over).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,25 +24,26 @@ from runcomfy.cli.context import AppContext
 from runcomfy.cli.exit_codes import BatchFailed, classify, hint_for
 from runcomfy.cli.preflight import plural, prepare_batch
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
-from runcomfy.errors import InputFileNotFound, InvalidInput
+from runcomfy.errors import InvalidInput
 
 if TYPE_CHECKING:
     from runcomfy.batch import BatchEvent, BatchInput, ItemRecord
 
 
+MAX_BATCH_FILE_BYTES = 256 * 1024 * 1024  # far more than any batch needs; /dev/zero must not fill the memory
+
+
 def read_batch_file(path: str) -> list[BatchInput]:
     """The inputs of ``--batch FILE`` (``-`` for stdin), every line checked before anything is sent."""
     from runcomfy.batch import parse_jsonl
+    from runcomfy.cli.inputs import read_source
 
-    if path == "-":
-        return parse_jsonl(sys.stdin.read().splitlines(), source="--batch -")
+    data = read_source(path, "--batch", MAX_BATCH_FILE_BYTES)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileNotFound(f"--batch: {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"--batch: cannot read {path}: {exc}") from None
-    return parse_jsonl(text.splitlines(), source=f"--batch {path}")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"--batch: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_jsonl(text.splitlines(), source="--batch -" if path == "-" else f"--batch {path}")
 
 
 class Tally:

@@ -58,7 +58,21 @@ class AppContext:
                 )
                 env = local_environment(self._base_env, service)
             self._env = env
+            self._register_token_secret(env)
         return self._env
+
+    def _register_token_secret(self, env: Mapping[str, str]) -> None:
+        """Mask the token in everything written, from the moment the environment is known: commands that never
+        build a client (``requests list --all``) still print what a server sent."""
+        from runcomfy.auth.credentials import find_token
+        from runcomfy.errors import RunComfyError
+
+        try:
+            token = find_token(env).token
+        except RunComfyError:  # an unusable token file is reported by the command that needs the token
+            return
+        if token is not None:
+            self.output.add_secret(token.reveal())
 
     def client(self, *, web_base: str | None = None, for_login: bool = False) -> Client:
         """The library client, with the token registered as a secret and its warnings shown.
@@ -166,16 +180,20 @@ def _duration(seconds: float) -> str:
 
 
 def _route_library_logging(output: Output) -> None:
-    """Send the library's log records (e.g. "none of the file URLs was downloaded") to ``-v`` output.
+    """Send the library's log records through the Output sink (Python's fallback handler would otherwise print
+    them on stderr, even in json mode).
 
-    The library logs for scripts that use it directly; the CLI already reports the same facts as progress
-    lines, and Python's fallback handler would otherwise print them on stderr, even in json mode.
+    Download records ("none of the file URLs was downloaded") go to ``-v``: the CLI already reports the same
+    facts as progress lines. Other warnings (a number kept as a string) are warnings.
     """
     import logging
 
     class _ToOutput(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            output.verbose(record.getMessage())
+            if record.name.startswith("runcomfy.downloads") or record.levelno < logging.WARNING:
+                output.verbose(record.getMessage())
+            else:
+                output.warning(record.getMessage())
 
     logger = logging.getLogger("runcomfy")
     logger.handlers = [_ToOutput()]

@@ -36,6 +36,24 @@ def _parse_duration(
     return durations
 
 
+def _parse_allowed_host(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, int]]:
+    if not values:
+        return []
+    try:
+        from runcomfy.emulator.hosts import split_authority
+    except ImportError:
+        raise click.ClickException(MISSING_EXTRA) from None
+    pairs = []
+    for value in values:
+        parsed = split_authority(value) if ":" in value else None
+        if parsed is None:
+            raise click.BadParameter(f"expected HOST:PORT (e.g. localhost:9000), got {value!r}")
+        pairs.append(parsed)
+    return pairs
+
+
 @click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option(
@@ -82,6 +100,14 @@ def _parse_duration(
     type=click.IntRange(0, 60),
     help="Poll interval the login flow asks clients to use, in seconds.",
 )
+@click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    callback=_parse_allowed_host,
+    metavar="HOST:PORT",
+    help="Also answer requests addressed to HOST:PORT (a forwarded or published port; repeatable).",
+)
 @click.option("--access-log", is_flag=True, help="Log every HTTP request on stderr.")
 def emulator_command(
     host: str,
@@ -92,6 +118,7 @@ def emulator_command(
     durations: dict[str, float],
     device_expires: int,
     poll_interval: int,
+    allowed_hosts: list[tuple[str, int]],
     access_log: bool,
 ) -> None:
     """Run a local emulator of the RunComfy service (web login + Model API).
@@ -104,6 +131,7 @@ def emulator_command(
       runcomfy emulator
       runcomfy emulator --port 0 --token my-test-token --duration '*=0'
       runcomfy emulator --port 0 > emulator.env &   # in scripts: then `. ./emulator.env`
+      runcomfy emulator --host 0.0.0.0 --allow-host localhost:9000   # published as port 9000
     """
     try:
         from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state, tokens_from_env
@@ -124,7 +152,12 @@ def emulator_command(
     )
     try:
         server = EmulatorServer(
-            build_state(config), host=host, port=port, log_level="info", access_log=access_log
+            build_state(config),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=access_log,
+            allowed_hosts=allowed_hosts,
         )
     except OSError as exc:
         hint = "; use --port 0 to pick a free port" if exc.errno in _PORT_TAKEN and port != 0 else ""

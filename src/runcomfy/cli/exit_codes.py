@@ -162,6 +162,11 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     # Waiting and results
     ExitRule(errors.WaitTimeout, ExitCode.TEMPFAIL, "the request may still finish", resumable=True),
     ExitRule(
+        errors.AlreadyRunning,
+        ExitCode.TEMPFAIL,
+        "wait for the other runcomfy process to finish, then run the same command again",
+    ),
+    ExitRule(
         errors.StatusStuck,
         ExitCode.UNAVAILABLE,
         "the service reports a status this CLI does not know; the request may still finish",

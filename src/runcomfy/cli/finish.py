@@ -74,6 +74,7 @@ def download_files(
             trusted_origins=app.trusted_origins(),
             on_event=on_event,
             already_saved=already_saved,
+            hidden=app.output.secrets,
         )
     except DownloadError as exc:  # e.g. the output directory cannot be created: say how to fetch it again
         if exc.request_id is None:
@@ -164,14 +165,22 @@ def finish(
             url=url,
             request_id=result.request_id,
         )
+    if report is not None and not report.complete:
+        raise DownloadError(
+            "the output is too large or too deeply nested to look through completely; files in the part "
+            "not looked at were neither downloaded nor listed",
+            request_id=result.request_id,
+        )
 
 
 def _journal_update(app: AppContext, request_id: str, **fields: Any) -> None:
     """Record what is now known, secrets masked; a journal that cannot be written is a warning, never the
     command's outcome (the result is on screen and on disk already, as when ``run`` records the submit)."""
-    for key in ("output", "error", "files"):
+    for key in ("output", "error"):
         if key in fields:
             fields[key] = app.output.scrub(fields[key])
+    if fields.get("files"):  # a path names a real file and is kept as it is (names never hold the token)
+        fields["files"] = [{**f, "url": app.output.scrub(f.get("url"))} for f in fields["files"]]
     try:
         app.journal().update(request_id, **fields)
     except (OSError, JournalError) as exc:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from runcomfy.errors import InputFileNotFound, InvalidInput
-from runcomfy.json_limits import JSONLimitError, loads_bounded
+from runcomfy.json_limits import MAX_JSON_CHARS, JSONLimitError, loads_bounded
+from runcomfy.safe_text import strip_controls
 
 
 def parse_input_text(text: str | bytes, source: str) -> dict[str, Any]:
@@ -31,24 +32,52 @@ def parse_input_text(text: str | bytes, source: str) -> dict[str, Any]:
     return value
 
 
+def read_limited(stream: BinaryIO, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of ``stream``, or ``None`` if it holds more (read no further than one past it).
+
+    Why: ``--input-file - </dev/zero`` or a huge file must end with a clear error, not with gigabytes in memory.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while total <= limit:
+        chunk = stream.read(min(limit + 1 - total, 1024 * 1024))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+    return None
+
+
+def read_source(source: str, option: str, limit: int) -> bytes:
+    """The bytes of a file named on the command line (``-`` for stdin), bounded by ``limit``."""
+    shown = strip_controls(source, max_len=200)
+    try:
+        if source == "-":
+            data = read_limited(sys.stdin.buffer, limit)
+        else:
+            with Path(source).open("rb") as handle:
+                data = read_limited(handle, limit)
+    except FileNotFoundError:
+        raise InputFileNotFound(f"{option}: {shown}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{option}: {shown} is a directory") from None
+    except OSError as exc:
+        raise InvalidInput(f"{option}: cannot read {shown}: {exc.strerror or exc}") from None
+    if data is None:
+        where = "stdin" if source == "-" else shown
+        raise InvalidInput(
+            f"{option}: {where} holds more than {limit // (1024 * 1024)} MiB; nothing was sent"
+        )
+    return data
+
+
 def read_input(inline: str | None, input_file: str | None) -> dict[str, Any]:
     """The request body from the command-line options (``{}`` when neither is given)."""
     if inline is not None:
         return parse_input_text(inline, "--input")
     if input_file is None:
         return {}
-    if input_file == "-":
-        return parse_input_text(sys.stdin.buffer.read(), "--input-file")
-    path = Path(input_file)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileNotFound(f"--input-file: {input_file}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"--input-file: {input_file} is a directory") from None
-    except OSError as exc:
-        raise InvalidInput(f"--input-file: cannot read {input_file}: {exc.strerror or exc}") from None
-    return parse_input_text(data, "--input-file")
+    return parse_input_text(read_source(input_file, "--input-file", MAX_JSON_CHARS), "--input-file")
 
 
 def check_model_id(model_id: str) -> str:

@@ -17,6 +17,7 @@ from runcomfy._version import __version__
 from runcomfy.cli.context import AppContext
 from runcomfy.cli.exit_codes import ExitCode, exit_codes_help
 from runcomfy.cli.output import Output
+from runcomfy.cli.signals import EXIT_INTERRUPTED
 
 # Global options: name -> takes a value.
 _GLOBAL_FLAGS: dict[str, bool] = {
@@ -186,7 +187,10 @@ def _report(app: AppContext, exc: BaseException) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``runcomfy`` console script."""
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
-    app = AppContext(_output_from_args(args))
+    """Entry point of the ``runcomfy`` console script (see :func:`runcomfy.cli.entry`)."""
+    try:
+        args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+        app = AppContext(_output_from_args(args))
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(run_cli(args, app))

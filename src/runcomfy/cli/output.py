@@ -114,11 +114,17 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def to_json(value: Any, *, pretty: bool) -> str:
-    """``value`` as JSON with sorted keys, 2-space indented or compact on one line; terminal-safe."""
-    if pretty:
-        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    else:
-        text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
+    """``value`` as strict JSON with sorted keys, 2-space indented or compact on one line; terminal-safe.
+
+    A non-finite float (which no parsed reply holds, but a caller might pass) is written as a string
+    (``"Infinity"``), never as the ``Infinity`` literal that JSON parsers refuse.
+    """
+    layout: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False, **layout)
+    except ValueError:
+        finite = json.loads(json.dumps(value, default=str), parse_constant=str)
+        text = json.dumps(finite, sort_keys=True, ensure_ascii=False, allow_nan=False, **layout)
     # Only inside strings can these characters occur, where a \u escape denotes the same value.
     return text.translate(_JSON_TABLE)
 
@@ -166,7 +172,8 @@ class Output:
         self._closed: set[TextIO] = set()
         self.broken_pipe = False
         environ = os.environ if env is None else env
-        is_tty = _stream_is_tty(self._err) if stderr_isatty is None else stderr_isatty
+        err = self._err
+        is_tty = (err is not None and _stream_is_tty(err)) if stderr_isatty is None else stderr_isatty
         self.use_emoji = (
             mode == "pretty"
             and "NO_COLOR" not in environ
@@ -192,6 +199,11 @@ class Output:
             self._secrets.add(secret.strip())
             self._secrets.add(json.dumps(secret)[1:-1])
             self._secrets.add(escape_control(secret))
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The registered secrets, for code that must keep them out of what it makes (file names)."""
+        return tuple(self._secrets)
 
     def scrub(self, value: Any) -> Any:
         """``value`` (any JSON value) with every registered secret masked, for what is stored, not shown
@@ -354,14 +366,18 @@ class Output:
     # -- writing -------------------------------------------------------------------------------------------
 
     @property
-    def _out(self) -> TextIO:
+    def _out(self) -> TextIO | None:
+        # None when the process was started with the descriptor closed (``runcomfy ... >&-``).
         return self._stdout if self._stdout is not None else sys.stdout
 
     @property
-    def _err(self) -> TextIO:
+    def _err(self) -> TextIO | None:
         return self._stderr if self._stderr is not None else sys.stderr
 
-    def _line(self, stream: TextIO, text: str) -> None:
+    def _line(self, stream: TextIO | None, text: str) -> None:
+        if stream is None:  # a closed stream reads like a reader that went away: nothing to write to
+            self.broken_pipe = True
+            return
         if stream in self._closed:
             return
         text = redact(text, self._secrets) + "\n"

@@ -129,7 +129,7 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool, e
     directory = (
         Path(output_dir) if output_dir else Path(entry.output_dir if entry and entry.output_dir else ".")
     )
-    with interrupts_raise():
+    with interrupts_raise(), _exclusive(app, request_id):
         try:
             result = client.result(request_id)
             if not no_download and result.status.is_success:
@@ -147,6 +147,14 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool, e
             )
         except KeyboardInterrupt:
             raise Interrupted("interrupted; no partial files were left", request_id=request_id) from None
+
+
+def _exclusive(app: AppContext, request_id: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the request's lock while its files are fetched, so two processes never both download them."""
+    try:
+        return app.journal().locks.hold(f"request:{request_id}", what=f"request {request_id}")
+    except JournalError:  # no journal, no lock: fetching the paid result matters more
+        return contextlib.nullcontext()
 
 
 def _journal_entry(request_id: str) -> JournalEntry | None:

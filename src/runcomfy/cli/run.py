@@ -174,7 +174,7 @@ def run_command(
 
         check_output_directory(output_dir)  # before paying for a request whose files could not be saved
     out.progress("submit", f"Submitting request to {model}")
-    with interrupts_raise():
+    with interrupts_raise(), contextlib.ExitStack() as held:
         try:
             handle = client.submit(model, body)
         except KeyboardInterrupt:
@@ -190,6 +190,7 @@ def run_command(
             out.data({"request_id": handle.request_id, "wait": False})
             return
         app.announce_retries = True
+        _claim(app, held, handle.request_id)
         try:
             out.progress("poll", f"Polling status (every {poll_secs}s)...")
             with WaitSpinner(out, "submitted") as spinner:
@@ -209,6 +210,13 @@ def run_command(
             with contextlib.suppress(OSError, RunComfyError):  # the journal must never change the exit code
                 app.journal().update(handle.request_id, status="timed_out")
             raise
+
+
+def _claim(app: AppContext, held: contextlib.ExitStack, request_id: str) -> None:
+    """Hold the request's lock while this command waits and downloads, so a ``runcomfy result`` of the same id
+    in another process does not fetch its files at the same time (a journal problem only skips the lock)."""
+    with contextlib.suppress(OSError, RunComfyError):
+        held.enter_context(app.journal().locks.hold(f"request:{request_id}", what=f"request {request_id}"))
 
 
 def _explain_rejection(app: AppContext, client: Client, model: str, exc: APIStatusError) -> APIStatusError:

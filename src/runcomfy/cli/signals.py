@@ -26,9 +26,21 @@ def _exit_now(_signum: int, _frame: FrameType | None) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+def interrupt_on_terminate() -> None:
+    """From now on SIGTERM means what Ctrl-C means (``KeyboardInterrupt``, exit 130), at every step of every
+    command, unless the parent set it to be ignored."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 @contextmanager
 def _handlers(handler: signal.Handlers | object) -> Iterator[None]:
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A signal the parent set to be ignored (nohup, a supervisor) stays ignored: that was its decision.
+    previous = {
+        sig: signal.getsignal(sig)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         for sig in previous:
             signal.signal(sig, handler)  # type: ignore[arg-type]

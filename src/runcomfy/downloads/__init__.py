@@ -45,10 +45,12 @@ from runcomfy.downloads.urls import (
     Origin,
     Rejection,
     TrustedURL,
+    UrlScan,
     check_redirect,
     check_url,
     collect_urls,
     origin_of,
+    scan_urls,
 )
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "Skipped",
     "Started",
     "TrustedURL",
+    "UrlScan",
     "check_output_directory",
     "check_redirect",
     "check_url",
@@ -85,5 +88,6 @@ __all__ = [
     "partition_urls",
     "remove_stale_temp_files",
     "sanitize_filename",
+    "scan_urls",
     "sha256_of_file",
 ]

@@ -26,6 +26,8 @@ from runcomfy._version import __version__
 from runcomfy.downloads.naming import create_temp_file, filename_from_url, place_file, sanitize_filename
 from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_redirect
 from runcomfy.errors import DownloadError, DownloadTooLarge, Interrupted
+from runcomfy.http import hold_redirect_location, redirect_location
+from runcomfy.safe_text import MASK, contains_secret, redact
 
 DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024**3
 READ_TIMEOUT_S = 120.0
@@ -53,8 +55,17 @@ class SavedFile:
 
 
 def make_download_client(*, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """An ``httpx.Client`` for file hosts: no auth, no redirects, 120 s read inactivity, no total timeout."""
-    return httpx.Client(follow_redirects=False, timeout=_TIMEOUT, transport=transport)
+    """An ``httpx.Client`` for file hosts: no auth, no redirects, 120 s read inactivity, no total timeout.
+
+    Redirect targets are kept away from httpx (:func:`~runcomfy.http.hold_redirect_location`): each hop is
+    decided here, by the allow-list, however odd its ``Location``.
+    """
+    return httpx.Client(
+        follow_redirects=False,
+        timeout=_TIMEOUT,
+        transport=transport,
+        event_hooks={"response": [hold_redirect_location]},
+    )
 
 
 def download_file(
@@ -67,11 +78,13 @@ def download_file(
     on_progress: ProgressCallback | None = None,
     should_abort: AbortCheck | None = None,
     name_prefix: str = "",
+    hidden: Iterable[str] = (),
 ) -> SavedFile:
     """Download ``url`` into ``output_dir`` (which must exist) under a new, unique name.
 
     ``name_prefix`` is put before the name taken from the URL (a batch uses the input's line number, so the
-    files of different items never collide and sort by line).
+    files of different items never collide and sort by line). Any of ``hidden`` (the token) found in the name is
+    replaced, so a server cannot make the token part of a path that is printed and recorded.
 
     Raises :class:`DownloadError` (with ``url`` set) on any HTTP, redirect or file-system failure,
     :class:`DownloadTooLarge` over ``max_bytes`` and :class:`Interrupted` when ``should_abort`` says so.
@@ -89,9 +102,15 @@ def download_file(
             name = filename_from_url(url.url, content_type)
             if name_prefix:
                 name = sanitize_filename(name_prefix + name)
+            if contains_secret(name, hidden):
+                name = sanitize_filename(redact(name, hidden).replace(MASK, "redacted"))
             sink = _Sink(url, max_bytes, total, on_progress, should_abort)
             return _save(response, directory, name, sink, content_type)
-    except httpx.HTTPError as exc:
+    except httpx.InvalidURL as exc:  # a caller's own client let httpx read an unusable redirect target
+        raise DownloadError(
+            f"refused redirect from {url}: the target is not a usable URL", url=url.text
+        ) from exc
+    except (httpx.HTTPError, httpx.CookieConflict, httpx.StreamError) as exc:
         raise DownloadError(f"could not download {url}: {_describe(exc)}", url=url.text) from exc
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
@@ -128,7 +147,7 @@ def _final_response(
         response = client.send(_request_for(current), stream=True, auth=None, follow_redirects=False)
         if not 300 <= response.status_code < 400:
             break
-        location = response.headers.get("Location")
+        location = redirect_location(response)
         response.close()  # a redirect's body is never read, let alone saved
         hop += 1
         decision = check_redirect(current, location, hop=hop, trusted_origins=trusted_origins)
@@ -215,7 +234,7 @@ def _save(
     return SavedFile(final_path, sink.url.text, sink.count, sink.digest.hexdigest(), content_type)
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: Exception) -> str:
     """A short reason for an httpx failure, without the request details httpx may put in ``str(exc)``."""
     if isinstance(exc, httpx.ConnectTimeout):
         return "connection timed out"

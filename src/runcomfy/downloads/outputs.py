@@ -34,8 +34,17 @@ from runcomfy.downloads.fetch import (
     download_file,
     make_download_client,
 )
-from runcomfy.downloads.naming import create_temp_file
-from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_url, collect_urls, origin_of
+from runcomfy.downloads.naming import create_temp_file, remove_stale_temp_files
+from runcomfy.downloads.urls import (
+    MAX_WALK_DEPTH,
+    MAX_WALK_NODES,
+    Origin,
+    Rejection,
+    TrustedURL,
+    check_url,
+    origin_of,
+    scan_urls,
+)
 from runcomfy.errors import ConfigError, DownloadError, OutputDirectoryError
 
 log = logging.getLogger("runcomfy.downloads")
@@ -96,11 +105,13 @@ class DownloadReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, DownloadError]] = field(default_factory=list)
     reused: list[SavedFile] = field(default_factory=list)
+    complete: bool = True  # False when a limit stopped the scan of the output: some files were not looked at
 
     @property
     def ok(self) -> bool:
-        """True when every trusted file was saved (skipped URLs do not count as failures)."""
-        return not self.failed
+        """True when every trusted file was saved and the whole output was looked at (skipped URLs do not
+        count as failures)."""
+        return not self.failed and self.complete
 
 
 def partition_urls(
@@ -142,6 +153,7 @@ def download_outputs(
     should_abort: AbortCheck | None = None,
     name_prefix: str = "",
     already_saved: Callable[[str], SavedFile | None] | None = None,
+    hidden: Iterable[str] = (),
 ) -> DownloadReport:
     """Download every trusted URL found in a result's ``output`` into ``output_dir``.
 
@@ -149,12 +161,21 @@ def download_outputs(
     report; the caller decides the exit code. ``client`` defaults to a fresh :func:`make_download_client`.
     ``trusted_origins`` defaults to the configured Model API base's origin (:func:`configured_origins`).
     ``already_saved(url)`` may return a file saved earlier (checked by the caller, e.g. by sha256): it is
-    reported in ``report.reused`` and not fetched again. Skipped URLs are logged as a warning.
+    reported in ``report.reused`` and not fetched again. Skipped URLs are logged as a warning. ``hidden``
+    values (the token) never become part of a file name.
     """
     emit = on_event or _ignore
     origins = frozenset(configured_origins() if trusted_origins is None else trusted_origins)
-    trusted, rejected = partition_urls(collect_urls(output), trusted_origins=origins)
-    report = DownloadReport(skipped=[(item.url, item.reason) for item in rejected])
+    scan = scan_urls(output)
+    trusted, rejected = partition_urls(scan.urls, trusted_origins=origins)
+    report = DownloadReport(skipped=[(item.url, item.reason) for item in rejected], complete=scan.complete)
+    if not scan.complete:
+        log.warning(
+            "the output is too large or too deeply nested to look through completely; files past the first "
+            "%d values or %d levels were not looked at",
+            MAX_WALK_NODES,
+            MAX_WALK_DEPTH,
+        )
     for rejection in rejected:
         emit(Skipped(rejection.url, rejection.reason))
     if rejected:
@@ -171,9 +192,18 @@ def download_outputs(
     if not trusted:
         return report
     directory = _ensure_directory(Path(output_dir))
+    remove_stale_temp_files(directory)  # left by a download killed with SIGKILL, which nothing could clean up
     emit(Planned(directory, [item.text for item in trusted]))
     own_client = client is None
-    plan = _Plan(client or make_download_client(), directory, origins, max_bytes, should_abort, name_prefix)
+    plan = _Plan(
+        client or make_download_client(),
+        directory,
+        origins,
+        max_bytes,
+        should_abort,
+        name_prefix,
+        tuple(hidden),
+    )
     try:
         for index, url in enumerate(trusted, start=1):
             emit(Started(url.text, index, len(trusted)))
@@ -194,6 +224,7 @@ class _Plan:
     max_bytes: int
     should_abort: AbortCheck | None
     name_prefix: str
+    hidden: tuple[str, ...]
 
 
 def _download_one(plan: _Plan, url: TrustedURL, report: DownloadReport, emit: EventCallback) -> None:
@@ -210,6 +241,7 @@ def _download_one(plan: _Plan, url: TrustedURL, report: DownloadReport, emit: Ev
             on_progress=progress,
             should_abort=plan.should_abort,
             name_prefix=plan.name_prefix,
+            hidden=plan.hidden,
         )
     except DownloadError as exc:
         report.failed.append((url.text, exc))

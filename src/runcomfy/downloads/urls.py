@@ -32,6 +32,7 @@ _PATH_SAFE = "!$&'()*+,/:;=?@[]%"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # RFC 3986 appendix B, with the authority made mandatory.
 _URL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$", re.DOTALL)
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HOST_RE = re.compile(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$")
 _PORT_RE = re.compile(r"^[0-9]{1,5}$")
 # WHATWG reads a host whose last label is a number (decimal, 0x-hex, or octal) as an IPv4 address.
@@ -73,18 +74,36 @@ class _Parts(NamedTuple):
     raw_path: str
 
 
+class UrlScan(NamedTuple):
+    """The URLs found in an output, and whether the whole output was looked at (a limit may stop the walk)."""
+
+    urls: list[str]
+    complete: bool
+
+
 def collect_urls(
     output: Any, *, max_depth: int = MAX_WALK_DEPTH, max_nodes: int = MAX_WALK_NODES
 ) -> list[str]:
-    """Every ``http(s)://`` string in ``output``, in document order, each once.
+    """Every ``http(s)://`` string in ``output``, in document order, each once (see :func:`scan_urls`)."""
+    return scan_urls(output, max_depth=max_depth, max_nodes=max_nodes).urls
 
-    The walk is iterative; values nested deeper than ``max_depth`` are ignored and the walk stops after
-    ``max_nodes`` values, so a hostile result cannot exhaust the stack or the clock. Keys are never URLs.
+
+def scan_urls(output: Any, *, max_depth: int = MAX_WALK_DEPTH, max_nodes: int = MAX_WALK_NODES) -> UrlScan:
+    """Every ``http(s)://`` string in ``output``, in document order, each once, and whether that is all.
+
+    The walk is iterative; containers nested deeper than ``max_depth`` are not entered and the walk stops after
+    ``max_nodes`` values, so a hostile result cannot exhaust the stack or the clock. Either limit makes the
+    scan incomplete, which the caller must report: a file that was never looked at is neither downloaded nor
+    listed as skipped. Keys are never URLs.
     """
     found: dict[str, None] = {}
     stack: list[tuple[Any, int]] = [(output, 0)]
     visited = 0
-    while stack and visited < max_nodes:
+    complete = True
+    while stack:
+        if visited >= max_nodes:
+            complete = False
+            break
         value, depth = stack.pop()
         visited += 1
         if isinstance(value, str):
@@ -92,6 +111,8 @@ def collect_urls(
                 found.setdefault(value, None)
             continue
         if depth >= max_depth:
+            if isinstance(value, dict | list | tuple) and value:
+                complete = False
             continue
         children: Iterable[Any]
         if isinstance(value, dict):
@@ -101,7 +122,7 @@ def collect_urls(
         else:
             continue
         stack.extend((child, depth + 1) for child in reversed(list(children)))
-    return list(found)
+    return UrlScan(list(found), complete)
 
 
 def origin_of(base_url: str) -> Origin:
@@ -144,6 +165,11 @@ def check_redirect(
         return Rejection(current.text, f"too many redirects (more than {MAX_REDIRECT_HOPS})")
     if not location or not location.strip():
         return Rejection(current.text, "redirect without a Location header")
+    scheme = _SCHEME_RE.match(location.strip())
+    if scheme is not None and not location.strip()[scheme.end() :].startswith("//"):
+        # ``http:foo`` is a path relative to the current URL for browsers and a hostless absolute URL for
+        # RFC 3986; ``mailto:``/``data:`` are not fetchable at all. Parsers disagree, so none is followed.
+        return Rejection(location, "redirect to a URL with a scheme but no host")
     try:
         target = str(current.url.join(location.strip()))
     except (httpx.InvalidURL, ValueError):

@@ -1,0 +1,135 @@
+"""Edges of the process itself: signals at odd moments, closed streams, umask 000, files left by a killed run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from background import login, start, umask_zero
+from cli_harness import CLI, RUNCOMFY
+from waiting import background, finish, wait_for_call
+
+ECHO = "runcomfy/emulator/echo"
+SLOW = "runcomfy/emulator/slow"
+SIZED = "runcomfy/emulator/sized-file"
+
+
+def test_a_temp_file_left_by_a_killed_download_is_swept_by_the_next_single_run(cli: CLI) -> None:
+    out = cli.home / "out"
+    out.mkdir()
+    stale = out / ".sized.bin.part-999999999-0123456789abcdef"  # a pid that cannot be alive
+    stale.write_bytes(b"half a file")
+
+    result = cli.run("run", SIZED, "--input", '{"size_bytes": 10}', "--output-dir", "out")
+
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists()
+    assert [p.name for p in out.iterdir()] == ["sized.bin"]
+
+
+def test_ctrl_c_while_the_cli_is_being_imported_exits_130_without_a_traceback(
+    cli: CLI, tmp_path: Path
+) -> None:
+    # A Ctrl-C that lands while click and the CLI are imported, made certain: the first import of click raises
+    # KeyboardInterrupt, as a real SIGINT during that import would.
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "click.py").write_text("raise KeyboardInterrupt\n")
+    env = {**cli.env, "PYTHONPATH": str(shim)}
+
+    done = subprocess.run(
+        [RUNCOMFY, "--version"], capture_output=True, text=True, env=env, cwd=cli.home, timeout=30
+    )
+
+    assert done.returncode == 130
+    assert done.stderr == "" and done.stdout == ""
+
+
+@pytest.mark.parametrize("delay_s", [0.15, 0.3])
+def test_ctrl_c_while_the_command_starts_never_prints_a_traceback(cli: CLI, delay_s: float) -> None:
+    process = subprocess.Popen(
+        [RUNCOMFY, "run", ECHO, "--input", "{}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,
+        cwd=cli.home,
+    )
+    time.sleep(delay_s)  # an e2e test of a real process: the signal must land during start-up
+    process.send_signal(signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=30)
+
+    assert "Traceback" not in stderr
+    assert process.returncode in (0, 130), stderr  # it may have finished before the signal arrived
+
+
+def test_sigterm_before_the_submit_exits_130_and_submits_nothing(cli: CLI) -> None:
+    cli.fault(route="model", kind="latency", seconds=20, times=1)  # the pre-flight schema fetch hangs
+    with background(cli.start("run", ECHO, "--input", "{}")) as process:
+        wait_for_call(cli, "model", process)
+        process.send_signal(signal.SIGTERM)
+        ended = finish(process, deadline_s=30)
+
+    assert ended.returncode == 130, ended.stderr
+    assert "Traceback" not in ended.stderr
+    assert cli.calls("submit") == []
+
+
+def test_a_sigint_the_parent_ignores_stays_ignored_while_polling(cli: CLI) -> None:
+    cli.configure(durations={SLOW: 30})
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    command = start(
+        cli, "run", SLOW, "--input", '{"seconds": 30}', "--poll-secs", "1", preexec_fn=ignore_sigint
+    )
+    wait_for_call(cli, "status", command.proc)
+    command.proc.send_signal(signal.SIGINT)
+    wait_for_call(cli, "status", command.proc, count=2)  # still polling after the ignored signal
+    cli.advance(31)
+    result = command.finish()
+
+    assert result.returncode == 0, result.stderr
+    assert cli.calls("cancel") == []
+
+
+def test_a_closed_stdout_is_no_crash(cli: CLI) -> None:
+    done = subprocess.run(
+        [RUNCOMFY, "run", ECHO, "--input", '{"a": 1}'],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,
+        cwd=cli.home,
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "unexpected error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_under_umask_000_every_directory_made_for_the_token_and_journal_is_private(cli: CLI) -> None:
+    config = cli.home / "deep" / "er" / "config"
+    state = cli.home / "st" / "ate"
+    cli.extra_env.update(RUNCOMFY_CONFIG_DIR=str(config), RUNCOMFY_STATE_DIR=str(state))
+
+    logged_in = login(cli, preexec_fn=umask_zero)
+    ran = cli.run("run", ECHO, "--input", "{}")
+
+    assert logged_in.returncode == 0 and ran.returncode == 0, logged_in.stderr + ran.stderr
+    for directory in (cli.home / "deep", cli.home / "deep" / "er", config, cli.home / "st", state):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+
+
+def test_every_download_skips_nothing_silently_in_json_mode(cli: CLI, tmp_path: Path) -> None:
+    result = cli.run("--output", "json", "run", ECHO, "--input", '{"u": "https://evil.example.com/a.png"}')
+
+    assert result.returncode == 0
+    assert result.stderr == ""  # the library's log records go through the sink, never Python's fallback
