@@ -241,6 +241,7 @@ class Client:
                 f"{len(report.failed)} file(s) could not be saved; first: {error}",
                 url=url,
                 request_id=request_id,
+                hint=error.hint,
             )
         if not report.complete:
             raise DownloadError(

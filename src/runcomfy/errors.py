@@ -260,8 +260,10 @@ class StatusStuck(RunComfyError):
 class DownloadError(RunComfyError):
     """A file from a trusted URL could not be saved; nothing partial is left behind."""
 
-    def __init__(self, message: str, *, url: str | None = None, request_id: str | None = None) -> None:
-        super().__init__(message, request_id=request_id)
+    def __init__(
+        self, message: str, *, url: str | None = None, request_id: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, request_id=request_id, hint=hint)
         self.url = url
 
 

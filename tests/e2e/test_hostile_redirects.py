@@ -40,6 +40,8 @@ def test_a_bad_redirect_target_fails_that_file_only_and_the_journal_is_updated(
     assert result.returncode == 74, result.stderr
     assert "refused redirect" in result.stderr
     assert "unexpected error" not in result.stderr and "InvalidURL" not in result.stderr
+    assert "Hint: the file host sent the download somewhere this CLI does not trust" in result.stderr
+    assert "free space" not in result.stderr  # the hint fits the cause
     assert len(list(out.glob("*.png"))) == 1  # the other file was still downloaded
     (row,) = journal_rows(cli.home / "state").values()
     assert row["status"] == "completed"

@@ -164,6 +164,7 @@ def finish(
             f"{len(report.failed)} file(s) could not be saved; first: {url}: {error}",
             url=url,
             request_id=result.request_id,
+            hint=error.hint,
         )
     if report is not None and not report.complete:
         raise DownloadError(

@@ -87,7 +87,8 @@ ENVIRONMENT:
   RUNCOMFY_CONFIG_DIR      config dir (else $XDG_CONFIG_HOME/runcomfy, else ~/.config/runcomfy)
   XDG_CONFIG_HOME          see RUNCOMFY_CONFIG_DIR
   RUNCOMFY_STATE_DIR       request journal and --local state (else $XDG_STATE_HOME/runcomfy)
-  RUNCOMFY_RETRY_WINDOW    seconds polling rides out a sustained outage (default 300)
+  RUNCOMFY_RETRY_WINDOW    seconds polling rides out a sustained outage (default 300; caps the
+                           pre-flight schema fetch when shorter than 10)
   RUNCOMFY_CACHE_DIR       cached model schemas (else $XDG_CACHE_HOME/runcomfy)
   NO_COLOR, TERM=dumb      plain [tag] lines instead of emoji
 

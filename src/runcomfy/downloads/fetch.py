@@ -33,6 +33,13 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024**3
 READ_TIMEOUT_S = 120.0
 CHUNK_SIZE = 64 * 1024
 
+# Next steps, by cause: a failed download is not always a full disk.
+HOST_REFUSED_HINT = "the file host answered with an error; fetching the result again later may work"
+HOST_UNREACHABLE_HINT = "the file host could not be reached or broke off; fetching the result again may work"
+REDIRECT_HINT = "the file host sent the download somewhere this CLI does not trust; the file was not fetched"
+TOO_LARGE_HINT = "the file is over the download cap; fetch its URL yourself if you trust it"
+DISK_HINT = "check free space and that the output directory is writable"
+
 # No total timeout: a large file may take long; only 120 s without a byte is a failure.
 _TIMEOUT = httpx.Timeout(connect=30.0, read=READ_TIMEOUT_S, write=30.0, pool=30.0)
 
@@ -96,7 +103,9 @@ def download_file(
             total = _declared_length(response)
             if total is not None and total > max_bytes:
                 raise DownloadTooLarge(
-                    f"refusing to download {total} bytes (limit {max_bytes}) from {url}", url=url.text
+                    f"refusing to download {total} bytes (limit {max_bytes}) from {url}",
+                    url=url.text,
+                    hint=TOO_LARGE_HINT,
                 )
             content_type = response.headers.get("Content-Type")
             name = filename_from_url(url.url, content_type)
@@ -108,13 +117,17 @@ def download_file(
             return _save(response, directory, name, sink, content_type)
     except httpx.InvalidURL as exc:  # a caller's own client let httpx read an unusable redirect target
         raise DownloadError(
-            f"refused redirect from {url}: the target is not a usable URL", url=url.text
+            f"refused redirect from {url}: the target is not a usable URL", url=url.text, hint=REDIRECT_HINT
         ) from exc
     except (httpx.HTTPError, httpx.CookieConflict, httpx.StreamError) as exc:
-        raise DownloadError(f"could not download {url}: {_describe(exc)}", url=url.text) from exc
+        raise DownloadError(
+            f"could not download {url}: {_describe(exc)}", url=url.text, hint=HOST_UNREACHABLE_HINT
+        ) from exc
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise DownloadError(f"could not save {url} in {directory}: {reason}", url=url.text) from exc
+        raise DownloadError(
+            f"could not save {url} in {directory}: {reason}", url=url.text, hint=DISK_HINT
+        ) from exc
 
 
 def sha256_of_file(path: str | os.PathLike[str]) -> str:
@@ -152,7 +165,9 @@ def _final_response(
         hop += 1
         decision = check_redirect(current, location, hop=hop, trusted_origins=trusted_origins)
         if isinstance(decision, Rejection):
-            raise DownloadError(f"refused redirect from {url}: {decision.reason}", url=url.text)
+            raise DownloadError(
+                f"refused redirect from {url}: {decision.reason}", url=url.text, hint=REDIRECT_HINT
+            )
         current = decision
     try:
         yield response
@@ -168,7 +183,11 @@ def _request_for(url: TrustedURL) -> httpx.Request:
 def _require_success(response: httpx.Response, url: TrustedURL) -> None:
     if not 200 <= response.status_code < 300:
         reason = response.reason_phrase or "error"
-        raise DownloadError(f"could not download {url}: HTTP {response.status_code} {reason}", url=url.text)
+        raise DownloadError(
+            f"could not download {url}: HTTP {response.status_code} {reason}",
+            url=url.text,
+            hint=HOST_REFUSED_HINT,
+        )
 
 
 def _declared_length(response: httpx.Response) -> int | None:
@@ -204,7 +223,7 @@ class _Sink:
             self.count += len(chunk)
             if self.count > self.max_bytes:
                 message = f"stream exceeded {self.max_bytes} bytes; aborted download of {self.url}"
-                raise DownloadTooLarge(message, url=self.url.text)
+                raise DownloadTooLarge(message, url=self.url.text, hint=TOO_LARGE_HINT)
             self.digest.update(chunk)
             handle.write(chunk)
             if self.on_progress is not None:
@@ -212,7 +231,9 @@ class _Sink:
         identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
         if identity and self.total is not None and self.count != self.total:
             raise DownloadError(
-                f"could not download {self.url}: got {self.count} of {self.total} bytes", url=self.url.text
+                f"could not download {self.url}: got {self.count} of {self.total} bytes",
+                url=self.url.text,
+                hint=HOST_UNREACHABLE_HINT,
             )
 
 
