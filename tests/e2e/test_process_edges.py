@@ -133,3 +133,28 @@ def test_every_download_skips_nothing_silently_in_json_mode(cli: CLI, tmp_path: 
 
     assert result.returncode == 0
     assert result.stderr == ""  # the library's log records go through the sink, never Python's fallback
+
+
+def test_an_interrupt_python_could_not_raise_is_delivered_again_not_printed() -> None:
+    # A KeyboardInterrupt raised in a weakref callback (as a Ctrl-C during an import can be) is "ignored" by
+    # Python with a traceback on stderr; the CLI's hook delivers it again to the main thread instead.
+    import sys
+
+    code = """
+import gc, threading, weakref
+from runcomfy.cli.signals import redeliver_lost_interrupts
+redeliver_lost_interrupts()
+class Thing: pass
+def on_collect(ref): raise KeyboardInterrupt
+thing = Thing(); ref = weakref.ref(thing, on_collect)
+try:
+    del thing; gc.collect()
+    threading.Event().wait(20)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+    assert done.stdout == "interrupted\n"
+    assert done.stderr == ""

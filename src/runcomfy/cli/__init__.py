@@ -12,9 +12,10 @@ def entry() -> None:
     """
     import sys
 
-    from runcomfy.cli.signals import EXIT_INTERRUPTED, interrupt_on_terminate
+    from runcomfy.cli.signals import EXIT_INTERRUPTED, interrupt_on_terminate, redeliver_lost_interrupts
 
     try:
+        redeliver_lost_interrupts()
         interrupt_on_terminate()
         from runcomfy.cli.main import main
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 EXIT_INTERRUPTED = 130
+REDELIVERY_DELAY_S = 0.02
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -24,6 +25,28 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def _exit_now(_signum: int, _frame: FrameType | None) -> None:
     os._exit(EXIT_INTERRUPTED)
+
+
+def redeliver_lost_interrupts() -> None:
+    """An interrupt raised where Python cannot propagate it (a weakref or ``__del__`` callback, often during
+    imports) is printed as "Exception ignored ... Traceback ... KeyboardInterrupt" and then lost. Deliver it
+    again to the main thread instead, where the command handles it like any other Ctrl-C."""
+    import _thread
+    import sys
+    import threading
+
+    default = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # From another thread and a moment later: raised here, it would be lost again.
+            later = threading.Timer(REDELIVERY_DELAY_S, _thread.interrupt_main)
+            later.daemon = True
+            later.start()
+            return
+        default(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def interrupt_on_terminate() -> None:
