@@ -1,9 +1,11 @@
 """End-to-end harness (kept out of ``conftest.py`` under a unique module name, so test modules can import it): the real ``runcomfy`` command (a subprocess) against an emulator on loopback.
 
-Each test gets its own emulator (in a thread of the test process, with a clock the test can move), its own
-config and state directories, and a unique canary token. ``cli.run(...)`` runs the installed command with an
+Each test gets its own emulator from the test kit users get (:mod:`runcomfy.emulator.testkit`: a thread of the
+test process, with a clock that runs with the wall clock and jumps when the test advances it), its own config
+and state directories, and a unique canary token. ``cli.run(...)`` runs the installed command with an
 environment that points at the emulator; ``cli.start(...)`` starts it in the background (for signal tests).
-Every emulator stops when its test ends.
+The control-plane helpers (``fault``, ``calls``, ``configure``, ``advance``, ``control``) are thin wrappers
+over the kit's typed control client. Every emulator stops when its test ends.
 """
 
 from __future__ import annotations
@@ -13,27 +15,16 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from runcomfy.emulator.server import EmulatorServer
+from runcomfy.emulator.testkit import RunningEmulator
 
 RUNCOMFY = shutil.which("runcomfy") or os.path.join(os.path.dirname(sys.executable), "runcomfy")
-
-
-class ManualClock:
-    """Emulator time that moves only when the test says so (or, with ``real=True``, with the wall clock)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        import time
-
-        return time.time() + self.offset
 
 
 @dataclass
@@ -49,14 +40,24 @@ class Result:
 
 @dataclass
 class CLI:
-    """The installed command, pointed at one emulator, with private config/state directories."""
+    """The installed command, pointed at one emulator, with private config/state directories.
 
-    server: EmulatorServer
+    ``token`` is the emulator's by default; a test may swap in another token the emulator accepts
+    (``dataclasses.replace(cli, token=...)``).
+    """
+
+    emulator: RunningEmulator
     token: str
     home: Path
-    clock: ManualClock
-    http: httpx.Client
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def server(self) -> EmulatorServer:
+        return self.emulator.server
+
+    @property
+    def http(self) -> httpx.Client:
+        return self.emulator.http
 
     @property
     def env(self) -> dict[str, str]:
@@ -66,8 +67,7 @@ class CLI:
                 "HOME": str(self.home),
                 "RUNCOMFY_CONFIG_DIR": str(self.home / "config"),
                 "RUNCOMFY_STATE_DIR": str(self.home / "state"),
-                "RUNCOMFY_MODEL_API_BASE": self.server.model_api_base,
-                "RUNCOMFY_WEB_BASE": self.server.origin,
+                **self.emulator.env,
                 "RUNCOMFY_TOKEN": self.token,
                 "NO_COLOR": "1",
             }
@@ -134,22 +134,22 @@ class CLI:
     # -- the emulator's control plane ------------------------------------------------------------------------
 
     def control(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        response = self.http.request(method, f"{self.server.origin}/_emulator/{path}", json=body)
+        response = self.emulator.control.request(method, path, body)
         assert response.status_code < 400, response.text
         return response
 
     def fault(self, **fault: Any) -> None:
-        self.control("POST", "faults", fault)
+        self.emulator.control.faults.add(**fault)
 
     def calls(self, route: str | None = None) -> list[dict[str, Any]]:
-        path = f"calls?route={route}" if route else "calls"
-        return list(self.control("GET", path).json()["calls"])
+        return [asdict(call) for call in self.emulator.control.calls.list(route)]
 
     def configure(self, **settings: Any) -> None:
-        self.control("POST", "config", settings)
+        self.emulator.control.config.set(**settings)
 
     def advance(self, seconds: float) -> None:
-        self.clock.offset += seconds
+        """Move the emulator's clock ahead; it keeps running with the wall clock from there."""
+        self.emulator.control.clock.advance(seconds)
 
     def files_under(self, path: Path | None = None) -> list[Path]:
         """Every file written below ``path`` (default: the test's home, where commands run)."""

@@ -1,4 +1,8 @@
-"""Fixtures of the end-to-end tests (the harness itself is in ``cli_harness.py``)."""
+"""Fixtures of the end-to-end tests (the harness itself is in ``cli_harness.py``).
+
+The emulator comes from the test kit users get, with the clock the command-line tests need: it runs with the
+wall clock (a command's polls see requests progress) and jumps when a test advances it.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from cli_harness import CLI, ManualClock
+from cli_harness import CLI
 
-from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state
-from runcomfy.emulator.state import Clock
+from runcomfy.emulator.testkit import running_emulator
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[CLI]:
     token = f"rc-canary-{uuid.uuid4().hex}"
-    clock = ManualClock()
-    config = EmulatorConfig(port=0, tokens=[token], durations={"*": 0}, device_poll_interval_s=1)
-    server = EmulatorServer(build_state(config, clock=Clock(base=clock)), port=0).start()
     home = tmp_path / "home"
     home.mkdir()
-    http = httpx.Client(timeout=30)
-    try:
-        yield CLI(server, token, home, clock, http)
-    finally:
-        http.close()
-        server.stop()
+    with running_emulator(token=token, durations={"*": 0}, device_poll_interval_s=1) as emulator:
+        yield CLI(emulator, token, home)

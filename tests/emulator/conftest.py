@@ -1,19 +1,19 @@
-"""Fixtures of the emulator's contract tests (the harness itself is in ``emulator_harness.py``)."""
+"""Fixtures of the emulator's contract tests (the harness itself is in ``emulator_harness.py``).
+
+The ``runcomfy_emulator`` fixture users get comes from the installed pytest plugin (the ``pytest11`` entry
+point), never from here: declaring it here as well would register it twice.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from emulator_harness import Emulator, start_emulator
+from emulator_harness import Emulator, started_emulator
 
 
 @pytest.fixture
 def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     marker = request.node.get_closest_marker("emulator_config")
-    emu = start_emulator(**(marker.kwargs if marker else {}))
-    try:
+    with started_emulator(**(marker.kwargs if marker else {})) as emu:
         yield emu
-    finally:
-        emu.http.close()
-        emu.server.stop()

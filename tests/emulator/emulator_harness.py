@@ -1,45 +1,48 @@
-"""The emulator test harness: a real emulator on loopback per test, with a clock the test moves by hand.
+"""The emulator test harness: a real emulator on loopback per test, with a frozen clock the test moves by hand.
 
-Kept out of ``conftest.py`` under a unique module name so test modules can import its types without clashing
-with other test directories' conftest modules."""
+Built on the test kit users get (:mod:`runcomfy.emulator.testkit`): this adds only the shorthand the contract
+tests use for the Model API's calls and a second user's token. Kept out of ``conftest.py`` under a unique
+module name so test modules can import its types without clashing with other test directories' conftest
+modules."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state
-from runcomfy.emulator.state import Clock
-
-
-class ManualClock:
-    """Time that only moves when the test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+from runcomfy.emulator.server import EmulatorServer
+from runcomfy.emulator.testkit import RunningEmulator, running_emulator
 
 
 @dataclass
 class Emulator:
-    server: EmulatorServer
-    token: str
+    running: RunningEmulator
     other_token: str
-    time: ManualClock
-    http: httpx.Client
+
+    @property
+    def server(self) -> EmulatorServer:
+        return self.running.server
+
+    @property
+    def token(self) -> str:
+        return self.running.token
+
+    @property
+    def http(self) -> httpx.Client:
+        return self.running.http
 
     @property
     def base(self) -> str:
-        return self.server.model_api_base
+        return self.running.model_api_base
 
     @property
     def web(self) -> str:
-        return self.server.origin
+        return self.running.origin
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
@@ -62,16 +65,18 @@ class Emulator:
         return self.http.post(f"{self.base}/requests/{request_id}/cancel", headers=self.auth(token))
 
     def control(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        url = f"{self.web}/_emulator/{path}" if path else f"{self.web}/_emulator"
-        return self.http.request(method, url, json=body)
+        """A control-plane call as it answers (these tests check the refusals too)."""
+        return self.running.control.request(method, path, body)
 
     def advance(self, seconds: float) -> None:
-        self.time.now += seconds
+        self.running.control.clock.advance(seconds)
 
 
-def start_emulator(**overrides: Any) -> Emulator:
+@contextlib.contextmanager
+def started_emulator(**overrides: Any) -> Iterator[Emulator]:
+    """An emulator with two users, each model's own run time and a frozen clock, unless ``overrides`` say
+    otherwise (keyword arguments of ``running_emulator``)."""
     token, other = f"canary-{uuid.uuid4().hex}", f"other-{uuid.uuid4().hex}"
-    time = ManualClock()
-    config = EmulatorConfig(port=0, tokens=[token, other], **overrides)
-    server = EmulatorServer(build_state(config, clock=Clock(base=time)), port=0).start()
-    return Emulator(server, token, other, time, httpx.Client(timeout=30))
+    options: dict[str, Any] = {"token": token, "tokens": [other], "frozen_clock": True, "durations": {}}
+    with running_emulator(**{**options, **overrides}) as running:
+        yield Emulator(running, other)

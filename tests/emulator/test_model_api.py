@@ -1,4 +1,5 @@
-"""Contract tests of the Model API routes over real loopback HTTP (official-reference A.4-A.8)."""
+"""Contract tests of the Model API routes over real loopback HTTP: submit, status, result and cancel, with the
+shapes, status values and error bodies the real service answers."""
 
 from __future__ import annotations
 

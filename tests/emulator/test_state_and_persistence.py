@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import httpx
-from emulator_harness import ManualClock
 
-from runcomfy.emulator.models import CATALOG
+from runcomfy.emulator.catalog import CATALOG
+from runcomfy.emulator.clock import Clock, FrozenTime
 from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state
-from runcomfy.emulator.state import Clock, EmulatorState
+from runcomfy.emulator.state import EmulatorState
 from runcomfy.emulator.store import SqliteStore
 
 SLOW = CATALOG["runcomfy/emulator/slow"]
 ECHO = CATALOG["runcomfy/emulator/echo"]
 
 
-def make_state(workers: int = 2, **kwargs) -> tuple[EmulatorState, ManualClock]:
-    time = ManualClock()
+def make_state(workers: int = 2, **kwargs) -> tuple[EmulatorState, FrozenTime]:
+    time = FrozenTime()
     state = EmulatorState(clock=Clock(base=time), workers=workers, **kwargs)
     return state, time
 
@@ -62,7 +62,7 @@ def test_tokens_are_stored_only_as_digests(tmp_path) -> None:
 
 def test_a_restart_with_db_keeps_requests_tokens_and_progress(tmp_path) -> None:
     db = tmp_path / "state" / "emu.db"
-    time = ManualClock()
+    time = FrozenTime()
     config = EmulatorConfig(port=0, tokens=["static-token"], db=db, durations={"runcomfy/emulator/slow": 30})
     with EmulatorServer(build_state(config, Clock(base=time))) as server, httpx.Client() as http:
         start = http.post(f"{server.origin}/api/cli-auth/start").json()

@@ -1,4 +1,4 @@
-"""The control plane under ``/_emulator/``: fault injection, the call log, the clock and configuration.
+"""The control plane's model: injected faults, the call log, and the checks on what the control plane is told.
 
 Faults are queued per route name and consumed in order: each matching call takes one (``times`` counts down;
 ``null`` means forever). ``latency`` faults delay the call and let the next fault or the real handler answer;
@@ -10,42 +10,26 @@ every other kind answers instead of the handler:
 - ``drop``: the connection is closed after the headers, before the body;
 - ``redirect``: a ``Location`` to any URL (``status`` 302 by default), e.g. to test a client's redirect checks.
 
-Route names: ``submit``, ``status``, ``result``, ``cancel``, ``models``, ``model``, ``categories``, ``file``,
-``me``, ``cli-auth-start``, ``cli-auth-poll``, ``cli-auth-page``, or ``*`` for any of them.
+Route names are those of the emulated APIs' routes (``GET /_emulator`` lists them), or ``*`` for any of them.
 Control routes are not logged and never faulted. Tokens are never recorded.
 
 Everything the control plane is told is checked before it is kept (:func:`parse_fault`, :func:`parse_config`,
 :func:`parse_advance`): a value that would break a later answer (a header with a line break, a status code
 HTTP/1.1 cannot send with a body, an endless sleep or duration, a clock beyond what dates can show) is refused
 at once with a reason, rather than accepted and turned into a failure of some unrelated call.
+
+This module holds data and matching only: it knows nothing of HTTP. The routes of the control plane and the way
+a fault is answered live in :mod:`~runcomfy.emulator.control_routes` and :mod:`~runcomfy.emulator.routing`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.types import Receive, Scope, Send
-
-ROUTES = (
-    "submit",
-    "status",
-    "result",
-    "cancel",
-    "models",
-    "model",
-    "categories",
-    "file",
-    "me",
-    "cli-auth-start",
-    "cli-auth-poll",
-    "cli-auth-page",
-)
 KINDS = ("error", "respond", "non_json", "drop", "redirect", "latency")
 MAX_CALLS = 50_000
 MAX_FAULTS = 10_000
@@ -57,7 +41,6 @@ MAX_CLOCK_OFFSET_S = 1000 * YEAR_S  # every date the emulator shows stays a vali
 MAX_WORKERS = 1024
 MAX_HEADER_CHARS = 8192
 MAX_ID_CHARS = 1024
-_BODILESS_STATUSES = (204, 304)  # HTTP/1.1 forbids a body with these
 
 
 @dataclass
@@ -75,7 +58,7 @@ class Fault:
     request_id: str | None = None
     model_id: str | None = None
 
-    def matches(self, route: str, params: dict[str, str]) -> bool:
+    def matches(self, route: str, params: Mapping[str, str]) -> bool:
         """Whether this fault applies to a call of ``route`` with these path parameters."""
         if self.route not in ("*", route):
             return False
@@ -100,25 +83,14 @@ class Call:
     fault: str | None = None
 
 
-class DropConnection(Response):
-    """Sends the headers, then ends without the promised body, so the server closes the connection."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            status_code=200, headers={"content-length": "1024", "content-type": "application/json"}
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-
-
-def parse_fault(data: Any) -> Fault:
-    """A :class:`Fault` from a control request body; ValueError says what is wrong."""
+def parse_fault(data: Any, routes: Collection[str]) -> Fault:
+    """A :class:`Fault` from a control request body, for one of the route names ``routes``; ValueError says
+    what is wrong."""
     if not isinstance(data, dict):
         raise ValueError("a fault must be a JSON object")
     route, kind = data.get("route", "*"), data.get("kind", "error")
-    if not isinstance(route, str) or (route != "*" and route not in ROUTES):
-        raise ValueError(f"unknown route {route!r:.60}; one of {', '.join(ROUTES)} or *")
+    if not isinstance(route, str) or (route != "*" and route not in routes):
+        raise ValueError(f"unknown route {route!r:.60}; one of {', '.join(routes)} or *")
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r:.60}; one of {', '.join(KINDS)}")
     if kind == "redirect" and data.get("location") is None:
@@ -242,14 +214,13 @@ class Control:
         self.faults.clear()
         self.calls.clear()
 
-    def begin(self, route: str, request: Request, now: float) -> Call:
+    def begin(self, route: str, method: str, path: str, params: Mapping[str, str], now: float) -> Call:
         """Log a call as it arrives."""
-        params = request.path_params
         call = Call(
             next(self._seq),
             now,
-            request.method,
-            request.url.path,
+            method,
+            path,
             route,
             request_id=params.get("request_id"),
             model_id=params.get("model_id"),
@@ -257,7 +228,12 @@ class Control:
         self.calls.append(call)
         return call
 
-    def _take(self, route: str, params: dict[str, str], applied: set[int]) -> Fault | None:
+    def take(self, route: str, params: Mapping[str, str], applied: Collection[int]) -> Fault | None:
+        """The first queued fault for this call that has not yet been ``applied`` to it (ids), counted down.
+
+        A fault applies at most once to one call, so a lasting latency fault (``times: null``) delays every
+        call once and then lets it through, instead of holding it forever.
+        """
         for fault in self.faults:
             if id(fault) not in applied and fault.matches(route, params):
                 if fault.times is not None:
@@ -267,49 +243,6 @@ class Control:
                 return fault
         return None
 
-    async def intercept(self, route: str, request: Request, call: Call) -> Response | None:
-        """Apply the faults queued for this call: sleep for latency ones, answer for the first other one.
-
-        Each fault applies at most once to one call, so a lasting latency fault (``times: null``) delays every
-        call once and then lets it through, instead of sleeping on it forever.
-        """
-        applied: set[int] = set()
-        while (fault := self._take(route, request.path_params, applied)) is not None:
-            applied.add(id(fault))
-            call.fault = fault.kind if call.fault is None else f"{call.fault},{fault.kind}"
-            if fault.kind == "latency":
-                await asyncio.sleep(fault.seconds)
-                continue
-            return render_fault(fault)
-        return None
-
     def calls_json(self, route: str | None = None, since: int = 0) -> list[dict[str, Any]]:
         """The call log, optionally filtered by route and by sequence number."""
         return [asdict(c) for c in self.calls if c.seq > since and (route is None or c.route == route)]
-
-
-def render_fault(fault: Fault) -> Response:
-    """The response a non-latency fault answers with."""
-    if fault.kind == "drop":
-        return DropConnection()
-    if fault.kind == "redirect":
-        return Response(status_code=fault.status or 302, headers={"location": fault.location or "/"})
-    headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else None
-    if fault.status in _BODILESS_STATUSES:
-        return Response(status_code=fault.status, headers=headers)
-    if fault.kind == "non_json":
-        page = "<html><body><h1>502 Bad Gateway</h1><p>upstream hiccup (emulated)</p></body></html>"
-        return HTMLResponse(page, status_code=fault.status or 200)
-    if fault.kind == "respond":
-        return JSONResponse(fault.body, status_code=fault.status or 200, headers=headers)
-    status = fault.status or 503
-    body = (
-        fault.body
-        if fault.body is not None
-        else {
-            "error_code": status * 1000 + 1,
-            "error_message": f"injected fault: HTTP {status}",
-            "detail": "This error was injected through the emulator's control plane.",
-        }
-    )
-    return JSONResponse(body, status_code=status, headers=headers)

@@ -2,8 +2,11 @@
 
 Every error the emulator answers has the body ``{"error_code", "error_message", "detail"}`` with
 ``error_code = status * 1000 + n``, including the answers Starlette would otherwise give in plain text
-(unknown path, wrong method) and the last-resort answer to a bug. A handler either returns a response or
-raises :class:`ServiceError`; nothing else is expected to escape, and a request must never see a traceback.
+(unknown path, wrong method) and the last-resort answer to a bug. Wherever a problem is found (a route, a body
+reader, an ownership check, the control plane), it is raised as a :class:`ServiceError`, never returned, and
+:data:`EXCEPTION_HANDLERS` renders it. Nothing else is expected to escape, and a
+request must never see a traceback. The errors every API shares (the 401 of a missing or unknown token, the 404
+of what does not exist, the 422 of bad input) are built here, so each API answers them alike.
 """
 
 from __future__ import annotations
@@ -47,6 +50,21 @@ class ServiceError(Exception):
         return api_error(self.status, self.error_code, self.message, self.detail, self.headers)
 
 
+def unauthorized() -> ServiceError:
+    """401 for a missing, unknown or revoked token."""
+    return ServiceError(
+        401,
+        "Unauthorized: the API token is missing, invalid, expired or revoked",
+        "Send `Authorization: Bearer <token>`; sign in with `runcomfy login`.",
+        headers={"www-authenticate": "Bearer"},
+    )
+
+
+def not_found(message: str, detail: Any = None) -> ServiceError:
+    """404 for something that does not exist (or is not the caller's to know of)."""
+    return ServiceError(404, message, detail)
+
+
 def validation_error(message: str, problems: list[dict[str, Any]]) -> ServiceError:
     """A 422 whose ``detail`` lists the problems, each naming where it is (``loc``)."""
     return ServiceError(422, f"Validation Error: {message}", problems)
@@ -58,7 +76,7 @@ def bad_request(message: str) -> ServiceError:
 
 
 async def render_service_error(_request: Request, exc: Exception) -> Response:
-    """Starlette's handler for :class:`ServiceError` raised by a route."""
+    """Starlette's handler for a :class:`ServiceError` raised anywhere below the routing."""
     assert isinstance(exc, ServiceError)
     return exc.response()
 
@@ -74,3 +92,10 @@ async def render_http_exception(_request: Request, exc: Exception) -> Response:
 async def render_internal_error(_request: Request, exc: Exception) -> Response:
     """The last resort: a bug answers the service's 500 shape, never a traceback (uvicorn logs that)."""
     return api_error(500, 500001, "Internal Server Error", "The emulator failed; see its log.")
+
+
+EXCEPTION_HANDLERS = {
+    ServiceError: render_service_error,
+    HTTPException: render_http_exception,
+    Exception: render_internal_error,
+}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from runcomfy.emulator.errors import api_error
+from runcomfy.emulator.errors import ServiceError
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
@@ -117,13 +117,13 @@ class HostCheck:
         if scope["type"] == "http":
             hosts = Headers(scope=scope).getlist("host")
             if len(hosts) != 1 or not self.served.accepts(hosts[0]):
-                response = api_error(
+                # Answered here, not raised: this middleware runs outside the routing's exception handlers.
+                refusal = ServiceError(
                     400,
-                    400001,
                     "Invalid Host header: this server is not the one named",
                     f"Reach the emulator as http://localhost:{self.served.port} or "
                     f"http://127.0.0.1:{self.served.port}.",
                 )
-                await response(scope, receive, send)
+                await refusal.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -5,7 +5,9 @@ Stand-ins for real catalog ids accept the documented inputs and produce real med
 files with :data:`FILE_MARKER` paths; the routes turn them into absolute URLs on the emulator's own origin
 when rendering, so a restarted emulator on another port still serves every stored result.
 
-This module knows nothing of HTTP, queues or persistence.
+The catalog itself (which models exist) is built in :mod:`~runcomfy.emulator.catalog`, from the modules that
+define models with the types here; this module must never import them, or importing any one of them first
+would be a circular import. It knows nothing of HTTP, queues or persistence.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ class Production:
     error: JSON | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Model:
-    """One catalog entry and its behaviour."""
+    """One catalog entry and its behaviour (keyword-only: a dozen fields, several of the same type)."""
 
     model_id: str
     display_name: str
@@ -88,6 +90,8 @@ def file_ref(request_id: str, name: str) -> str:
 
 
 def bytes_file(content_type: str, data: bytes) -> RenderedFile:
+    """A file served from bytes in memory."""
+
     def read(start: int, end: int) -> Iterator[bytes]:
         yield data[start:end]
 
@@ -97,15 +101,6 @@ def bytes_file(content_type: str, data: bytes) -> RenderedFile:
 def detail(loc: list[Any], msg: str, kind: str) -> JSON:
     """One entry of a 422 ``detail`` list, naming the field."""
     return {"loc": ["body", *loc], "msg": msg, "type": kind}
-
-
-def _catalog() -> dict[str, Model]:
-    from runcomfy.emulator import probes, standins
-
-    return {model.model_id: model for model in [*standins.models(), *probes.models()]}
-
-
-CATALOG: dict[str, Model] = _catalog()
 
 
 def validate_input(model: Model, input_data: Any) -> list[JSON]:
@@ -142,8 +137,3 @@ def _describe(error: Any) -> list[JSON]:
         "pattern": "string_pattern_mismatch",
     }
     return [detail(path, error.message, kinds.get(error.validator, "value_error"))]
-
-
-def categories() -> list[str]:
-    """Every category used in the catalog, sorted."""
-    return sorted({category for model in CATALOG.values() for category in model.categories})

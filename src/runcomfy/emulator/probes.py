@@ -97,56 +97,63 @@ def _fail_produce(_request_id: str, input_data: JSON) -> Production:
     )
 
 
+ECHO_MODEL = Model(
+    model_id=ECHO_ID,
+    display_name="Emulator: echo",
+    categories=("emulator",),
+    base_price_usd=0.0,
+    price_unit="request",
+    description="Returns its input as the output.",
+    input_schema=_ECHO_SCHEMA,
+    default_duration_s=0.0,
+    produce=lambda _rid, data: Production(output=data),
+    render_file=_no_file,
+)
+
+
+SIZED_MODEL = Model(
+    model_id=SIZED_ID,
+    display_name="Emulator: sized file",
+    categories=("emulator",),
+    base_price_usd=0.0,
+    price_unit="request",
+    description="Produces a file of the requested size, streamed.",
+    input_schema=_SIZED_SCHEMA,
+    default_duration_s=1.0,
+    produce=_sized_produce,
+    render_file=_sized_file,
+)
+
+
+FAIL_MODEL = Model(
+    model_id=FAIL_ID,
+    display_name="Emulator: fail",
+    categories=("emulator",),
+    base_price_usd=0.0,
+    price_unit="request",
+    description="Always ends failed with an error object.",
+    input_schema=_FAIL_SCHEMA,
+    default_duration_s=1.0,
+    produce=_fail_produce,
+    render_file=_no_file,
+)
+
+
+SLOW_MODEL = Model(
+    model_id=SLOW_ID,
+    display_name="Emulator: slow",
+    categories=("emulator",),
+    base_price_usd=0.0,
+    price_unit="request",
+    description="Takes `seconds` to finish, then echoes them.",
+    input_schema=_SLOW_SCHEMA,
+    default_duration_s=30.0,
+    produce=lambda _rid, data: Production(output={"slept_seconds": data.get("seconds", 30)}),
+    render_file=_no_file,
+    duration_input="seconds",
+)
+
+
 def models() -> list[Model]:
     """The test models of the catalog."""
-    return [
-        Model(
-            ECHO_ID,
-            "Emulator: echo",
-            ("emulator",),
-            0.0,
-            "request",
-            "Returns its input as the output.",
-            _ECHO_SCHEMA,
-            0.0,
-            lambda _rid, data: Production(output=data),
-            _no_file,
-        ),
-        Model(
-            SIZED_ID,
-            "Emulator: sized file",
-            ("emulator",),
-            0.0,
-            "request",
-            "Produces a file of the requested size, streamed.",
-            _SIZED_SCHEMA,
-            1.0,
-            _sized_produce,
-            _sized_file,
-        ),
-        Model(
-            FAIL_ID,
-            "Emulator: fail",
-            ("emulator",),
-            0.0,
-            "request",
-            "Always ends failed with an error object.",
-            _FAIL_SCHEMA,
-            1.0,
-            _fail_produce,
-            _no_file,
-        ),
-        Model(
-            SLOW_ID,
-            "Emulator: slow",
-            ("emulator",),
-            0.0,
-            "request",
-            "Takes `seconds` to finish, then echoes them.",
-            _SLOW_SCHEMA,
-            30.0,
-            lambda _rid, data: Production(output={"slept_seconds": data.get("seconds", 30)}),
-            _no_file,
-            duration_input="seconds",
-        ),
-    ]
+    return [ECHO_MODEL, SIZED_MODEL, FAIL_MODEL, SLOW_MODEL]

@@ -19,9 +19,10 @@ from types import TracebackType
 import uvicorn
 
 from runcomfy.emulator.app import create_app
+from runcomfy.emulator.clock import Clock
 from runcomfy.emulator.control import Control
 from runcomfy.emulator.hosts import ServedHosts
-from runcomfy.emulator.state import Clock, EmulatorState
+from runcomfy.emulator.state import EmulatorState
 from runcomfy.emulator.store import MemoryStore, SqliteStore, Store
 
 

@@ -300,45 +300,50 @@ def _video_file(input_data: JSON, name: str) -> RenderedFile | None:
     return bytes_file("image/webp", data)
 
 
+KONTEXT_MODEL = Model(
+    model_id=KONTEXT_ID,
+    display_name="FLUX.1 Kontext [pro] Edit",
+    categories=("image-to-image", "image-editing"),
+    base_price_usd=0.04,
+    price_unit="image",
+    description="Edit an image with a text instruction.",
+    input_schema=_KONTEXT_SCHEMA,
+    default_duration_s=3.0,
+    produce=_kontext_produce,
+    render_file=_kontext_file,
+    extra_checks=_kontext_checks,
+)
+
+
+GPT_IMAGE_MODEL = Model(
+    model_id=GPT_IMAGE_ID,
+    display_name="GPT Image 2 Text to Image",
+    categories=("text-to-image",),
+    base_price_usd=0.05,
+    price_unit="image",
+    description="Generate images from a text prompt.",
+    input_schema=_GPT_SCHEMA,
+    default_duration_s=3.0,
+    produce=_gpt_produce,
+    render_file=_gpt_file,
+    extra_checks=_lora_checks,
+)
+
+
+VIDEO_MODEL = Model(
+    model_id=VIDEO_ID,
+    display_name="Wan 2.2 Text to Video",
+    categories=("text-to-video",),
+    base_price_usd=0.40,
+    price_unit="video",
+    description="Generate a short video from a text prompt.",
+    input_schema=_VIDEO_SCHEMA,
+    default_duration_s=6.0,
+    produce=_video_produce,
+    render_file=_video_file,
+)
+
+
 def models() -> list[Model]:
     """The stand-in models of the catalog."""
-    return [
-        Model(
-            KONTEXT_ID,
-            "FLUX.1 Kontext [pro] Edit",
-            ("image-to-image", "image-editing"),
-            0.04,
-            "image",
-            "Edit an image with a text instruction.",
-            _KONTEXT_SCHEMA,
-            3.0,
-            _kontext_produce,
-            _kontext_file,
-            extra_checks=_kontext_checks,
-        ),
-        Model(
-            GPT_IMAGE_ID,
-            "GPT Image 2 Text to Image",
-            ("text-to-image",),
-            0.05,
-            "image",
-            "Generate images from a text prompt.",
-            _GPT_SCHEMA,
-            3.0,
-            _gpt_produce,
-            _gpt_file,
-            extra_checks=_lora_checks,
-        ),
-        Model(
-            VIDEO_ID,
-            "Wan 2.2 Text to Video",
-            ("text-to-video",),
-            0.40,
-            "video",
-            "Generate a short video from a text prompt.",
-            _VIDEO_SCHEMA,
-            6.0,
-            _video_produce,
-            _video_file,
-        ),
-    ]
+    return [KONTEXT_MODEL, GPT_IMAGE_MODEL, VIDEO_MODEL]

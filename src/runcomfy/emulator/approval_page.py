@@ -4,6 +4,9 @@ Sign-in is implicit (the emulator has one web user). As on the real page, a code
 ``?code=`` query string is refused, so a phishing link cannot approve a device for the user; the code must
 be typed. A POST carrying a foreign ``Origin`` header (another site's form) is refused too, and only the
 exact ``authorize`` or ``deny`` of the two buttons decides; any other ``action`` leaves the device pending.
+
+Every answer here is an HTML page, refusals included: a person reads it in a browser, so it never answers in
+the API's JSON error shape. It must never reveal a device code or a token.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from runcomfy.emulator.accounts import WEB_USER_EMAIL
 from runcomfy.emulator.bodies import LOGIN_BODY_LIMIT, read_body
 from runcomfy.emulator.errors import ServiceError
 from runcomfy.emulator.hosts import ServedHosts
-from runcomfy.emulator.state import WEB_USER_EMAIL, EmulatorState
+from runcomfy.emulator.state import EmulatorState
 
 _MAX_FORM_FIELDS = 16
 
@@ -58,19 +62,38 @@ def _form(message: str = "") -> str:
     )
 
 
-async def _read_form(request: Request) -> dict[str, list[str]] | Response:
-    """The posted form's fields, or the page refusing a body too large or with too many fields."""
+class FormRefused(Exception):
+    """A posted form the page will not read; it answers with a page saying why."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+    def page(self) -> HTMLResponse:
+        """The refusal as a page."""
+        return _page("Request refused", f"<p class=error>{html.escape(self.message)}</p>", self.status)
+
+
+async def _read_form(request: Request) -> dict[str, list[str]]:
+    """The posted form's fields; :class:`FormRefused` for a body too large or with too many fields."""
     try:
         body = await read_body(request, LOGIN_BODY_LIMIT)
         return parse_qs(body.decode("utf-8", "replace"), max_num_fields=_MAX_FORM_FIELDS)
     except ServiceError as exc:
-        return _page("Request refused", f"<p class=error>{html.escape(exc.message)}.</p>", exc.status)
+        raise FormRefused(f"{exc.message}.", exc.status) from None
     except ValueError:
-        return _page("Request refused", "<p class=error>The form has too many fields.</p>", 400)
+        raise FormRefused("The form has too many fields.", 400) from None
 
 
 async def approval_page(request: Request, state: EmulatorState, served: ServedHosts) -> Response:
     """GET shows the form; POST decides on the typed code."""
+    try:
+        return await _answer(request, state, served)
+    except FormRefused as refused:
+        return refused.page()
+
+
+async def _answer(request: Request, state: EmulatorState, served: ServedHosts) -> Response:
     if "code" in request.query_params or "user_code" in request.query_params:
         return _page(
             "Code not accepted",
@@ -84,23 +107,21 @@ async def approval_page(request: Request, state: EmulatorState, served: ServedHo
     # also come from that very origin, so another site's page (or a rebound name) cannot submit it.
     origin = request.headers.get("origin")
     if origin is not None and not served.same_origin(origin, request.headers.get("host", "")):
-        return _page("Request refused", "<p class=error>Cross-site form submissions are refused.</p>", 403)
+        raise FormRefused("Cross-site form submissions are refused.", 403)
     fields = await _read_form(request)
-    if isinstance(fields, Response):
-        return fields
     action = fields.get("action", [])
     if action not in (["authorize"], ["deny"]):
         # Only the two buttons decide; anything else (a typo, a crafted value, no button) decides nothing.
         message = "<p class=error>Press Authorize or Deny to decide.</p>"
         return _page("Authorize RunComfy CLI", _form(message), 400)
     user_code = fields.get("user_code", [""])[0].strip()
-    found = state.find_device(user_code) if user_code else None
+    found = state.accounts.find_device(user_code) if user_code else None
     if found is None:
         message = "<p class=error>That code is unknown, already used or expired. Check it and try again.</p>"
         return _page("Authorize RunComfy CLI", _form(message), 400)
     digest, _record = found
     if action == ["deny"]:
-        state.decide_device(digest, approve=False)
+        state.accounts.decide_device(digest, approve=False)
         return _page("Device denied", "<p>The CLI was not authorized. You can close this window.</p>")
-    state.decide_device(digest, approve=True)
+    state.accounts.decide_device(digest, approve=True)
     return _page("Device authorized", "<p class=ok>The CLI is now signed in. You can close this window.</p>")

@@ -1,0 +1,94 @@
+"""What every emulated API's routes share: the endpoint declaration, the wrapper that logs each call and lets
+the control plane inject faults, and the small readings of a request (its caller, its origin) and renderings
+(dates) that must come out the same in every API.
+
+An API module (:mod:`~runcomfy.emulator.web_login`, :mod:`~runcomfy.emulator.model_api`, and the Serverless and
+Trainer APIs next) declares its routes as :class:`Endpoint` values, each with the route name that faults and the
+call log use; :mod:`~runcomfy.emulator.app` turns them into Starlette routes with :func:`service_route`. Handlers
+are ``async`` and await nothing but the request body, so state changes happen one at a time on the event loop
+without locks. This module must never hold an API's own logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from runcomfy.emulator import control_routes
+from runcomfy.emulator.accounts import TokenRecord
+from runcomfy.emulator.control import Control
+from runcomfy.emulator.errors import ServiceError, unauthorized
+from runcomfy.emulator.state import EmulatorState
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route of an emulated API: where it is, the name faults and the call log know it by, its handler."""
+
+    path: str
+    name: str
+    handler: Handler
+    methods: tuple[str, ...]
+
+
+def service_route(endpoint: Endpoint, state: EmulatorState, control: Control) -> Route:
+    """The Starlette route of an endpoint, wrapped with the call log and fault injection.
+
+    A :class:`ServiceError` the handler raises is logged with its status and passed on to the one exception
+    handler that renders it.
+    """
+
+    async def logged(request: Request) -> Response:
+        params = request.path_params
+        call = control.begin(endpoint.name, request.method, request.url.path, params, state.clock.now())
+        call.authorized = state.authenticate(bearer(request)) is not None
+        try:
+            injected = await control_routes.injected_answer(control, endpoint.name, params, call)
+            response = injected or await endpoint.handler(request)
+        except ServiceError as exc:
+            call.status = exc.status
+            raise
+        call.status = response.status_code
+        return response
+
+    return Route(endpoint.path, logged, methods=list(endpoint.methods))
+
+
+def bearer(request: Request) -> str | None:
+    """The bearer token of a request, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def caller(state: EmulatorState, request: Request) -> TokenRecord:
+    """The user whose token the request carries; the service's 401 when there is none or it is unknown."""
+    user = state.authenticate(bearer(request))
+    if user is None:
+        raise unauthorized()
+    return user
+
+
+def origin_of(request: Request) -> str:
+    """The emulator's own origin as the client reached it (used for every absolute URL it hands out).
+
+    The ``Host`` header has been checked against the names the emulator serves (:mod:`hosts`) by then.
+    """
+    return f"{request.url.scheme}://{request.headers.get('host') or request.url.netloc}"
+
+
+def iso(timestamp: float | None) -> str | None:
+    """Unix seconds as an ISO 8601 UTC string with milliseconds, as the service writes dates."""
+    if timestamp is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
