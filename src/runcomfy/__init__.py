@@ -58,9 +58,10 @@ if TYPE_CHECKING:
         TokenEchoed,
         TokenFileError,
         UnexpectedRedirect,
-        ValidationError,
+        UnprocessableEntityError,
         WaitTimeout,
     )
+    from runcomfy.lifecycle.apis import parse_model_api_status as parse_status
     from runcomfy.results import CancelOutcome, Result
     from runcomfy.status import (
         Cancelled,
@@ -70,12 +71,11 @@ if TYPE_CHECKING:
         Queued,
         RequestStatus,
         Unknown,
-        parse_status,
     )
 
-_LAZY = {
+_LAZY: dict[str, str | tuple[str, str]] = {
     "Client": "runcomfy.client",
-    "RequestHandle": "runcomfy.client",
+    "RequestHandle": "runcomfy.lifecycle.handle",
     "Result": "runcomfy.results",
     "CancelOutcome": "runcomfy.results",
     "Token": "runcomfy.auth.credentials",
@@ -112,7 +112,7 @@ _LAZY = {
     "TokenEchoed": "runcomfy.errors",
     "TokenFileError": "runcomfy.errors",
     "UnexpectedRedirect": "runcomfy.errors",
-    "ValidationError": "runcomfy.errors",
+    "UnprocessableEntityError": "runcomfy.errors",
     "WaitTimeout": "runcomfy.errors",
     "Cancelled": "runcomfy.status",
     "Completed": "runcomfy.status",
@@ -121,15 +121,16 @@ _LAZY = {
     "Queued": "runcomfy.status",
     "RequestStatus": "runcomfy.status",
     "Unknown": "runcomfy.status",
-    "parse_status": "runcomfy.status",
+    "parse_status": ("runcomfy.lifecycle.apis", "parse_model_api_status"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    where = _LAZY.get(name)
+    if where is None:
         raise AttributeError(f"module 'runcomfy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, attribute = where if isinstance(where, tuple) else (where, name)
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 
@@ -180,7 +181,7 @@ __all__ = [
     "TokenFileError",
     "UnexpectedRedirect",
     "Unknown",
-    "ValidationError",
+    "UnprocessableEntityError",
     "WaitTimeout",
     "__version__",
     "parse_status",

@@ -1,7 +1,7 @@
 """Model API URLs: origins, joining, and path segments escaped so an argument can never change the path.
 
-Owns the rule behind contract 5.1 (the token goes only to the configured origins: :func:`origin_of`,
-:func:`same_origin`) and official-reference F.7 (``model_id`` and request ids are escaped, and ``..``, ``?``,
+Owns the rule that the token goes only to the configured origins (docs/security.md: :func:`origin_key`,
+:func:`same_origin`) and the escaping of path segments (``model_id`` and request ids are escaped, and ``..``, ``?``,
 ``#``, backslashes and control characters refused). It never touches the network.
 """
 
@@ -17,8 +17,11 @@ from runcomfy.safe_text import strip_controls
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def origin_of(url: str | httpx.URL) -> str:
-    """``scheme://host:port`` with the default port filled in and the host lowercased; ``""`` if unparsable."""
+def origin_key(url: str | httpx.URL) -> str:
+    """``scheme://host:port`` with the default port filled in and the host lowercased; ``""`` if unparsable.
+
+    A string to compare origins by (which origins may receive the token); the downloads' allow-list has its
+    own typed :class:`~runcomfy.downloads.Origin`."""
     try:
         parsed = httpx.URL(url) if isinstance(url, str) else url
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -34,8 +37,8 @@ def same_origin(candidate: object, reference: str) -> bool:
     """Whether ``candidate`` is an absolute http(s) URL string on exactly the origin of ``reference``."""
     if not isinstance(candidate, str) or any(ord(ch) < 0x21 or ch == "\\" for ch in candidate):
         return False
-    mine = origin_of(candidate)
-    return bool(mine) and mine == origin_of(reference)
+    mine = origin_key(candidate)
+    return bool(mine) and mine == origin_key(reference)
 
 
 def join_url(base: str, *segments: str) -> str:

@@ -27,7 +27,7 @@ text) to exit codes in ``cli/exit_codes.py``; so a new failure mode needs a type
     │   ├── PermissionDeniedError 403    (exit 77)
     │   ├── NotFoundError        404     (exit 65)
     │   ├── RequestTimeoutError  408     (exit 75)
-    │   ├── ValidationError      422     (exit 65)
+    │   ├── UnprocessableEntityError 422 (exit 65; formerly ValidationError)
     │   ├── RateLimitError       429     (exit 75)
     │   └── ServerError          5xx     (exit 69)
     ├── RequestFailed                    the request ended `failed` (exit 1)
@@ -203,7 +203,7 @@ class RequestTimeoutError(APIStatusError):
     """408: the server timed out waiting for us."""
 
 
-class ValidationError(APIStatusError):
+class UnprocessableEntityError(APIStatusError):
     """422: the input does not match the model's schema; ``detail`` names the fields."""
 
 
@@ -221,7 +221,7 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     408: RequestTimeoutError,
-    422: ValidationError,
+    422: UnprocessableEntityError,
     429: RateLimitError,
 }
 
@@ -286,3 +286,17 @@ class AlreadyRunning(RunComfyError):
 
 class JournalError(RunComfyError):
     """The local request journal (SQLite in the state dir) cannot be opened or written."""
+
+
+def __getattr__(name: str) -> Any:
+    # The 422 error was called ValidationError, a name that collides with jsonschema's; the old name still works.
+    if name == "ValidationError":
+        import warnings
+
+        warnings.warn(
+            "runcomfy.errors.ValidationError is now UnprocessableEntityError",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return UnprocessableEntityError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

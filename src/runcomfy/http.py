@@ -2,9 +2,9 @@
 
 Owns:
 - :func:`build_client`: User-Agent, 60 s timeout (10 s connect), no redirects for API calls.
-- :class:`HttpSession`: attaches ``Authorization: Bearer`` only to the configured origins (contract 5.1), turns
+- :class:`HttpSession`: attaches ``Authorization: Bearer`` only to the configured origins (docs/security.md), turns
   transport failures into :class:`APIConnectionError`/:class:`APITimeoutError`, bounds reply size.
-- :func:`read_json` / :func:`status_error`: the error funnel (contract 5.7, STYLE habit 3).
+- :func:`read_json` / :func:`status_error`: the one error funnel: every reply becomes a typed error or a bounded JSON object.
 - URL building (re-exported from :mod:`runcomfy.api_urls`) and the retry policy (from :mod:`runcomfy.retry`).
 
 It must never print (the trace is a callback the CLI supplies), never follow a redirect on an API call, and never
@@ -23,7 +23,7 @@ import httpx
 from runcomfy._version import __version__
 from runcomfy.api_urls import (
     join_url,
-    origin_of,
+    origin_key,
     quote_model_id,
     quote_request_id,
     same_origin,
@@ -62,7 +62,8 @@ __all__ = [
     "build_client",
     "call_with_retries",
     "join_url",
-    "origin_of",
+    "json_of_reply",
+    "origin_key",
     "parse_retry_after",
     "quote_model_id",
     "quote_request_id",
@@ -173,7 +174,7 @@ class _ScopedBearer(httpx.Auth):
         self._origins = origins
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if origin_of(request.url) in self._origins:
+        if origin_key(request.url) in self._origins:
             request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
         yield request
 
@@ -283,6 +284,15 @@ def status_error(
     )
 
 
+def json_of_reply(
+    reply: Reply, secrets: Iterable[str], *, request_id: str | None = None, allow_empty: bool = False
+) -> dict[str, Any]:
+    """:func:`read_json`, then :func:`refuse_echoed_token`: what every API reply goes through."""
+    document = read_json(reply, request_id=request_id, secrets=secrets, allow_empty=allow_empty)
+    refuse_echoed_token(document, reply.label, secrets, request_id=request_id)
+    return document
+
+
 #: Fields of a reply that become part of what is printed, stored and put in URLs.
 IDENTIFYING_FIELDS = ("request_id", "status", "outcome", "id")
 
@@ -372,7 +382,7 @@ class HttpSession:
     ) -> None:
         self.token = token
         self.secrets: tuple[str, ...] = secret_forms(token.reveal()) if token else ()
-        origins = frozenset(filter(None, (origin_of(url) for url in trusted_origins)))
+        origins = frozenset(filter(None, (origin_key(url) for url in trusted_origins)))
         self._auth = _ScopedBearer(token, origins) if token else None
         self.client = build_client(timeout=timeout_s, transport=transport, trace=trace, secrets=self.secrets)
 
@@ -438,9 +448,7 @@ class HttpSession:
     ) -> dict[str, Any]:
         """:meth:`send` then :func:`read_json`."""
         reply = self.send(method, url, json_body=json_body, authenticated=authenticated, timeout_s=timeout_s)
-        document = read_json(reply, request_id=request_id, secrets=self.secrets, allow_empty=allow_empty)
-        refuse_echoed_token(document, reply.label, self.secrets, request_id=request_id)
-        return document
+        return json_of_reply(reply, self.secrets, request_id=request_id, allow_empty=allow_empty)
 
     def close(self) -> None:
         self.client.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runcomfy.catalog import read_cache_entry, write_cache_entry
-from runcomfy.client import MAX_MODELS_PAGE
+from runcomfy.model_catalog import MAX_MODELS_PAGE
 
 if TYPE_CHECKING:
     from runcomfy.client import Client

@@ -1,6 +1,6 @@
 """What a finished request looks like to the library: :class:`Result` and :class:`CancelOutcome`.
 
-Owns the reading of the result and cancel payloads (official-reference A.6, A.7) and the rule that the
+Owns the reading of the result and cancel payloads and the rule that the
 *result's* status decides success, failure or cancellation (:func:`raise_for_outcome`). It must never do I/O.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from runcomfy.errors import RequestCancelled, RequestFailed
 from runcomfy.safe_text import redact, strip_controls
-from runcomfy.status import Cancelled, Failed, RequestStatus, parse_status
+from runcomfy.status import Cancelled, Failed, RequestStatus
 
 __all__ = ["CancelOutcome", "Result", "raise_for_outcome"]
 
@@ -32,12 +32,21 @@ class Result:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], *, request_id: str) -> Result:
-        """Read a result reply leniently: a missing or mistyped optional field becomes ``None``."""
+    def from_payload(
+        cls, payload: Mapping[str, Any], *, request_id: str, status: RequestStatus | None = None
+    ) -> Result:
+        """Read a result reply leniently: a missing or mistyped optional field becomes ``None``.
+
+        ``status`` is the reply's status as its API reads it (default: in the Model API's words).
+        """
+        if status is None:
+            from runcomfy.lifecycle.apis import parse_model_api_status
+
+            status = parse_model_api_status(payload)
         reported = payload.get("request_id")
         return cls(
             request_id=reported if isinstance(reported, str) and reported else request_id,
-            status=parse_status(payload),
+            status=status,
             output=payload.get("output"),
             error=payload.get("error"),
             created_at=_optional_str(payload.get("created_at")),

@@ -3,7 +3,7 @@
 Small pure functions (:func:`should_retry`, :func:`should_retry_submit`, :func:`parse_retry_after`,
 :func:`backoff_delay`) plus one loop, :func:`call_with_retries`, with injectable ``sleep`` and ``clock``.
 Status, result and cancel calls are idempotent and retried on connection errors, timeouts, garbled 2xx bodies,
-408, 429 and 5xx; a submit is retried only when nothing reached the server or on 429 (contract 6.1, 6.2).
+408, 429 and 5xx; a submit is retried only when nothing reached the server or on 429 (docs/request-lifecycle.md).
 A sustained outage is a *window* of time, not a number of failed polls. This module must never sleep for real
 on its own (``sleep`` is always the caller's) and never print.
 """

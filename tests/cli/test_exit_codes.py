@@ -1,4 +1,4 @@
-"""The exit-code table: each failure class maps to its contract code by type; --help shows the table."""
+"""The exit-code table: each failure class maps to its code by type; --help shows the table."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ CASES: list[tuple[BaseException, int]] = [
     (errors.InvalidInput("not JSON"), 65),
     (_status(errors.BadRequestError, 400), 65),
     (_status(errors.NotFoundError, 404), 65),
-    (_status(errors.ValidationError, 422), 65),
+    (_status(errors.UnprocessableEntityError, 422), 65),
     (_status(errors.APIStatusError, 402), 65),
     (_status(errors.APIStatusError, 409), 65),
     (errors.InputFileNotFound("missing.json"), 66),
@@ -67,7 +67,7 @@ CASES: list[tuple[BaseException, int]] = [
 
 
 @pytest.mark.parametrize(("exc", "expected"), CASES, ids=[f"{type(e).__name__}-{c}" for e, c in CASES])
-def test_each_failure_class_exits_with_the_contract_code(exc: BaseException, expected: int) -> None:
+def test_each_failure_class_exits_with_its_code(exc: BaseException, expected: int) -> None:
     assert classify(exc) == expected
 
 
@@ -161,7 +161,7 @@ def test_an_errors_own_hint_wins_over_its_types_hint() -> None:
 def test_input_errors_get_no_generic_hint_since_their_message_names_the_problem() -> None:
     assert hint_for(errors.InvalidInput("--input: invalid JSON: Expecting value")) is None
     assert hint_for(errors.InputFileNotFound("--batch: nope.jsonl: no such file")) is None
-    assert hint_for(_status(errors.ValidationError, 422)) is None
+    assert hint_for(_status(errors.UnprocessableEntityError, 422)) is None
 
 
 def test_resume_command_is_not_repeated_when_the_own_hint_names_it() -> None:

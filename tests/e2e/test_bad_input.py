@@ -1,6 +1,6 @@
-"""Bad input (contract 4 and 5.7): malformed or non-object JSON, a missing or unreadable input file, deeply nested
+"""Bad input: malformed or non-object JSON, a missing or unreadable input file, deeply nested
 JSON, conflicting options, unknown models and schema errors from the server. Each is one clear ``Error:`` line
-(plus a ``Hint:``), the contract's exit code, never a traceback, and nothing on stdout.
+(plus a ``Hint:``), the table's exit code, never a traceback, and nothing on stdout.
 """
 
 from __future__ import annotations

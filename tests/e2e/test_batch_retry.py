@@ -122,4 +122,5 @@ def test_ctrl_c_during_a_long_retry_after_cancels_at_once_instead_of_waiting_it_
         ended = finish(process, deadline_s=60)  # well inside the 110 s the gate would have held
 
     assert ended.returncode == 130, ended.stderr
-    assert len(cli.calls("cancel")) == 2  # the cancels did not queue behind the gate
+    submitted = len(cli.calls("submit"))  # the second line may have waited at the gate and never been sent
+    assert submitted >= 1 and len(cli.calls("cancel")) == submitted  # no cancel queued behind the gate

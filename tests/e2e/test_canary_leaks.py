@@ -1,4 +1,4 @@
-"""The token never leaks (contract 5.6): for every command, in every mode and verbosity, on success and on
+"""The token never leaks: for every command, in every mode and verbosity, on success and on
 401, 5xx, unusable answers, failed requests and unexpected exceptions, the fixture's unique canary token appears
 in neither stdout, stderr nor any file the command wrote (``cli.assert_no_leak``), even when the server echoes it
 back in an error body. Login's freshly minted token is held to the same rule, outside its own token file.

@@ -1,4 +1,4 @@
-"""Downloads end to end (contract 5.2 to 5.4): what the real command fetches, how, and what it leaves on disk.
+"""Downloads end to end: what the real command fetches, how, and what it leaves on disk.
 
 Untrusted URLs are listed and never fetched; redirects are checked hop by hop; file hosts never see the token;
 nothing is overwritten; no partial file survives a failure; the 2 GiB cap holds whether or not the length is

@@ -1,4 +1,4 @@
-"""The local request journal (contract 6.6, principle 2): every submitted request is in the SQLite journal under
+"""The local request journal: every submitted request is in the SQLite journal under
 ``RUNCOMFY_STATE_DIR`` before polling starts, then carries its final status and the files saved (path, size and
 sha256 matching the file on disk). The database is opened read-only here, as any other tool would.
 """

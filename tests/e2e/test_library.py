@@ -46,7 +46,7 @@ def test_run_many_trusts_the_clients_own_origin_without_being_told(cli: CLI, tmp
             "runcomfy/emulator/sized-file", [{"size_bytes": 10}], output_dir=tmp_path / "b"
         )
     assert [r.status for r in records] == ["completed"]
-    assert [Path(f["path"]).name for f in records[0].files] == ["001-sized.bin"]
+    assert [f.path.name for f in records[0].files] == ["001-sized.bin"]
     assert records[0].skipped_urls == []
 
 
@@ -89,8 +89,18 @@ def test_run_many_returns_records_in_input_order_and_resumes_from_the_journal(
             "runcomfy/emulator/sized-file", inputs, concurrency=5, on_update=events.append, **options
         )
         assert [r.line for r in records] == list(range(1, 13)) and all(r.ok for r in records)
-        assert [Path(r.files[0]["path"]).name for r in records][:2] == ["001-f0.bin", "002-f1.bin"]
+        assert [r.files[0].path.name for r in records][:2] == ["001-f0.bin", "002-f1.bin"]
         assert sorted(e.line for e in events if e.kind == "submitted") == list(range(1, 13))
         again = client.run_many("runcomfy/emulator/sized-file", inputs, concurrency=5, **options)
     assert all(r.reused for r in again)
     assert len(cli.calls("submit")) == 12
+
+
+def test_download_twice_with_what_the_first_returned_fetches_nothing_again(cli: CLI, tmp_path: Path) -> None:
+    with client_for(cli) as client:
+        result = client.run("openai/gpt-image-2/text-to-image", {"prompt": "owl"}, poll_interval_s=1)
+        first = client.download(result, tmp_path / "out")
+        second = client.download(result, tmp_path / "out", known_files=first)
+    assert [f.path for f in second] == [f.path for f in first]
+    assert len(cli.calls("file")) == 1
+    assert len(list((tmp_path / "out").iterdir())) == 1

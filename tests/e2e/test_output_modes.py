@@ -1,4 +1,4 @@
-"""Output modes of the real command (contract section 3): stdout carries data only; stderr gets plain ``[tag]``
+"""Output modes of the real command: stdout carries data only; stderr gets plain ``[tag]``
 lines when it is not a TTY, emoji when it is one; ``--output json`` prints one compact document and keeps stderr
 clean; ``-q`` silences progress but never data or errors; ``-vv`` traces HTTP with the bearer token masked.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -11,7 +12,10 @@ import pytest
 from cli_harness import CLI
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+ALL_BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+# A block that starts with "# test_<name>.py" is a user's test file: it is run with pytest, as its user would.
+TEST_FILES = [block for block in ALL_BLOCKS if re.match(r"# test_\w+\.py\n", block)]
+BLOCKS = [block for block in ALL_BLOCKS if block not in TEST_FILES]
 
 
 def saving_to(block: str) -> list[str]:
@@ -50,3 +54,23 @@ def test_each_python_example_of_the_readme_runs_against_the_emulator(
         saved = [p for p in target.rglob("*") if p.is_file()] if target.exists() else []
         assert saved, f"README example {number + 1} saved nothing in {directory}/"
         assert all(p.read_bytes()[:4] == b"\x89PNG" for p in saved)
+
+
+def test_the_readme_has_a_users_test_file_and_it_passes_under_pytest(tmp_path: Path) -> None:
+    assert len(TEST_FILES) == 1
+    name = TEST_FILES[0].split("\n", 1)[0].removeprefix("# ")
+    (tmp_path / name).write_text(TEST_FILES[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNCOMFY_")}
+    env["HOME"] = str(tmp_path)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", name],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout

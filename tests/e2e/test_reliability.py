@@ -1,4 +1,4 @@
-"""Reliability (contract section 6) with the real command: polling rides out the emulator's injected faults,
+"""Reliability with the real command: polling rides out the emulator's injected faults,
 only a sustained outage ends a wait (exit 69 or 75, with the way to resume), the paid result is never lost,
 submit is never blindly retried, a result lagging its status is fetched again, and ``--timeout`` cancels.
 

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM with real signals (contract 6.5): at any point after submit the command sends exactly one
+"""Ctrl-C and SIGTERM with real signals: at any point after submit the command sends exactly one
 cancel, reports its outcome, leaves no partial file and exits 130; a second Ctrl-C during that cancel exits at
 once; an interrupt during submit says a request may have been created.
 

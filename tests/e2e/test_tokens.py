@@ -1,4 +1,4 @@
-"""The token (contract 2 and 5.5): ``RUNCOMFY_TOKEN`` wins over the file; ``login`` writes the official format
+"""The token: ``RUNCOMFY_TOKEN`` wins over the file; ``login`` writes the official format
 0600 in a 0700 directory whatever the umask; a symlink at the path is refused; ``logout`` deletes the file and
 warns when the environment token still applies; a file others can read draws a warning.
 """

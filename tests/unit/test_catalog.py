@@ -13,7 +13,7 @@ from fake_time import FakeClock
 
 from runcomfy import Client, config, errors
 from runcomfy.catalog import InputRow, SchemaCache, input_rows
-from runcomfy.emulator.models import CATALOG
+from runcomfy.emulator.catalog import CATALOG
 from runcomfy.emulator.probes import ECHO_ID, SIZED_ID
 from runcomfy.emulator.standins import GPT_IMAGE_ID, KONTEXT_ID, VIDEO_ID
 
@@ -234,7 +234,7 @@ def stalled_client(catalog: StallingCatalog, clock: FakeClock) -> Client:
         model_api_base=API,
         transport=httpx.MockTransport(catalog),
         env={},
-        timeout=60.0,
+        http_timeout_s=60.0,
         sleep=clock.sleep,
         clock=clock,
     )

@@ -434,3 +434,42 @@ def test_a_sustained_outage_without_timeout_raises_the_last_error_with_the_reque
         make_client(api, clock, retry_window_s=120).run(MODEL, {})
     assert caught.value.request_id == "req-1"
     assert clock.now == pytest.approx(120)
+
+
+def test_the_old_timeout_keyword_still_works_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="http_timeout_s"):
+        client = Client("t", env={}, timeout=5.0)
+    client.close()
+
+
+def test_with_options_shares_the_connection_pool_and_changes_only_the_copy() -> None:
+    calls: list[str] = []
+
+    class Gate:
+        def wait(self) -> None:
+            calls.append("wait")
+
+        def observe(self, status_code: int, headers: object) -> None:
+            calls.append(f"observe {status_code}")
+
+    def api(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"request_id": "req-1", "status": "completed"})
+
+    original = make_client(api)
+    copy = original.with_options(rate_gate=Gate(), retry_window_s=5)
+    copy.status("req-1")
+    original.status("req-1")
+    assert calls == ["wait", "observe 200"]  # only the copy's calls pass its gate
+    assert copy.retry_policy.outage_window_s == 5 and original.retry_policy.outage_window_s == 300
+    assert copy.context.http is original.context.http  # one session, one pool
+    copy.close()  # leaves the shared session open...
+    assert original.status("req-1").raw == "completed"
+    original.close()  # ...which its owner closes
+
+
+def test_the_old_name_of_the_422_error_still_works_with_a_deprecation_warning() -> None:
+    from runcomfy import errors
+
+    with pytest.warns(DeprecationWarning, match="UnprocessableEntityError"):
+        old = errors.ValidationError
+    assert old is errors.UnprocessableEntityError

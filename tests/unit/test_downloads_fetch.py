@@ -22,7 +22,7 @@ from runcomfy.downloads import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
     READ_TIMEOUT_S,
     DownloadEvent,
-    Failed,
+    DownloadFailed,
     Origin,
     Planned,
     Progress,
@@ -618,7 +618,7 @@ def test_events_tell_the_story_in_order(server: FileServer, out: Path) -> None:
     output = [server.url("/a.png"), "https://evil.example.com/x", server.url("/gone.png")]
     download_outputs(output, out, trusted_origins=(server.origin,), on_event=events.append)
     kinds = [type(event) for event in events if not isinstance(event, Progress)]
-    assert kinds == [Skipped, Planned, Started, Saved, Started, Failed]
+    assert kinds == [Skipped, Planned, Started, Saved, Started, DownloadFailed]
     planned = events[1]
     assert isinstance(planned, Planned)
     assert planned.directory == out

@@ -24,7 +24,7 @@ from runcomfy.http import (
     backoff_delay,
     call_with_retries,
     join_url,
-    origin_of,
+    origin_key,
     parse_retry_after,
     quote_model_id,
     quote_request_id,
@@ -85,7 +85,7 @@ segment = st.text(min_size=1, max_size=12).filter(
 def test_escaped_model_id_round_trips_through_a_real_url_and_stays_on_the_origin(segments: list[str]) -> None:
     model_id = "/".join(segments)
     url = httpx.URL(join_url(API, "models", quote_model_id(model_id)))
-    assert origin_of(url) == origin_of(API)
+    assert origin_key(url) == origin_key(API)
     raw_segments = url.raw_path.decode("ascii").split("?")[0].split("/")[3:]
     assert [urllib.parse.unquote(s) for s in raw_segments] == segments
 
@@ -99,13 +99,13 @@ def test_escaped_request_id_is_one_segment_that_decodes_back(request_id: str) ->
 
 
 def test_origins_normalise_case_and_default_ports() -> None:
-    assert origin_of("HTTPS://Model-API.runcomfy.net/v1") == "https://model-api.runcomfy.net:443"
+    assert origin_key("HTTPS://Model-API.runcomfy.net/v1") == "https://model-api.runcomfy.net:443"
     assert same_origin("https://model-api.runcomfy.net:443/v1/requests/x/result", API)
     assert not same_origin("https://model-api.runcomfy.net.evil.com/v1", API)
     assert not same_origin("http://model-api.runcomfy.net/v1", API)
     assert not same_origin("https://user@model-api.runcomfy.net/v1", API)
     assert not same_origin(None, API)
-    assert origin_of("not a url") == ""
+    assert origin_key("not a url") == ""
 
 
 # --- the session: token scope, redirects, trace ------------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_a_reply_larger_than_the_cap_is_refused() -> None:
         (404, errors.NotFoundError),
         (408, errors.RequestTimeoutError),
         (409, errors.APIStatusError),
-        (422, errors.ValidationError),
+        (422, errors.UnprocessableEntityError),
         (429, errors.RateLimitError),
         (500, errors.ServerError),
         (503, errors.ServerError),
@@ -375,7 +375,7 @@ def test_which_errors_are_retried() -> None:
         api(errors.BadRequestError, 400),
         api(errors.AuthenticationError, 401),
         api(errors.NotFoundError, 404),
-        api(errors.ValidationError, 422),
+        api(errors.UnprocessableEntityError, 422),
         errors.InvalidInput("x"),
     ):
         assert not should_retry(final)

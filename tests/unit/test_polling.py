@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import pytest
 from fake_time import FakeClock
 
 from runcomfy import errors
-from runcomfy.polling import fetch_until_settled, poll_statuses, wait_for_terminal
+from runcomfy.http import HttpSession
+from runcomfy.lifecycle.apis import parse_model_api_status as parse_status
+from runcomfy.lifecycle.context import CallContext
+from runcomfy.lifecycle.waiting import fetch_until_settled, poll_statuses, wait_for_terminal
 from runcomfy.retry import RetryPolicy
-from runcomfy.status import RequestStatus, parse_status
+from runcomfy.status import RequestStatus
 
 POLICY = RetryPolicy(jitter="none", outage_window_s=60)
+
+
+def context(clock: FakeClock, policy: RetryPolicy = POLICY, **hooks: Any) -> CallContext:
+    """The shared call settings, on the fake clock (the wait loop makes no HTTP call of its own)."""
+    return CallContext(
+        cast(HttpSession, None), "https://model-api.runcomfy.net/v1", policy, clock.sleep, clock, **hooks
+    )
 
 
 def script(steps: Sequence[str | errors.RunComfyError | dict[str, object]]) -> Callable[[], RequestStatus]:
@@ -42,9 +53,7 @@ def test_polls_at_once_then_every_interval_and_reports_each_change() -> None:
     final = wait_for_terminal(
         script(steps),
         request_id="r1",
-        sleep=clock.sleep,
-        clock=clock,
-        policy=POLICY,
+        ctx=context(clock, POLICY),
         poll_interval_s=3,
         on_update=lambda s: seen.append(s.describe()),
     )
@@ -58,9 +67,7 @@ def test_interval_is_at_least_one_second() -> None:
     wait_for_terminal(
         script(["in_progress", "completed"]),
         request_id="r",
-        sleep=clock.sleep,
-        clock=clock,
-        policy=POLICY,
+        ctx=context(clock, POLICY),
         poll_interval_s=0,
     )
     assert clock.sleeps == [1]
@@ -78,9 +85,7 @@ def test_deadline_ends_the_wait_with_wait_timeout_after_a_last_poll() -> None:
         wait_for_terminal(
             fetch,
             request_id="r-42",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
             poll_interval_s=2,
             deadline=5.0,
         )
@@ -93,9 +98,7 @@ def test_an_unknown_status_keeps_polling_until_terminal() -> None:
     final = wait_for_terminal(
         script(["mystery", "mystery", "completed"]),
         request_id="r",
-        sleep=clock.sleep,
-        clock=clock,
-        policy=POLICY,
+        ctx=context(clock, POLICY),
     )
     assert final.is_success and len(clock.sleeps) == 2
 
@@ -103,9 +106,7 @@ def test_an_unknown_status_keeps_polling_until_terminal() -> None:
 def test_an_unknown_status_forever_is_bounded_by_the_deadline() -> None:
     clock = FakeClock()
     with pytest.raises(errors.WaitTimeout):
-        wait_for_terminal(
-            script(["mystery"]), request_id="r", sleep=clock.sleep, clock=clock, policy=POLICY, deadline=30.0
-        )
+        wait_for_terminal(script(["mystery"]), request_id="r", ctx=context(clock, POLICY), deadline=30.0)
     assert clock.now == 30.0
 
 
@@ -118,7 +119,7 @@ def test_transient_errors_are_retried_without_losing_the_wait() -> None:
         errors.APIResponseError("garbled"),
         "completed",
     ]
-    final = wait_for_terminal(script(steps), request_id="r", sleep=clock.sleep, clock=clock, policy=POLICY)
+    final = wait_for_terminal(script(steps), request_id="r", ctx=context(clock, POLICY))
     assert final.is_success
     assert clock.sleeps == [2, 0.5, 1.0, 2.0]
 
@@ -129,9 +130,7 @@ def test_a_sustained_outage_raises_the_last_error_tagged_with_the_request_id() -
         wait_for_terminal(
             script(["in_progress", errors.ServerError("down", status_code=503)]),
             request_id="r-9",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
         )
     assert caught.value.request_id == "r-9"
     assert clock.now == pytest.approx(2 + 60)
@@ -143,9 +142,7 @@ def test_an_outage_that_outlasts_the_deadline_is_a_wait_timeout() -> None:
         wait_for_terminal(
             script([errors.APIConnectionError("down")]),
             request_id="r-1",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
             deadline=10.0,
         )
     assert isinstance(caught.value.__cause__, errors.APIConnectionError)
@@ -158,9 +155,7 @@ def test_a_final_error_is_not_retried() -> None:
         wait_for_terminal(
             script([errors.AuthenticationError("401", status_code=401)]),
             request_id="r",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
         )
     assert caught.value.request_id == "r" and clock.sleeps == []
 
@@ -172,9 +167,7 @@ def test_poll_statuses_yields_every_poll_and_stops_after_terminal() -> None:
         for s in poll_statuses(
             script(["in_queue", "in_queue", "failed"]),
             request_id="r",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
         )
     ]
     assert seen == ["in_queue", "in_queue", "failed"]
@@ -187,9 +180,7 @@ def test_a_lagging_result_is_fetched_again_with_backoff() -> None:
         lambda: parse_status(next(results)),
         lambda s: s.is_terminal,
         request_id="r",
-        sleep=clock.sleep,
-        clock=clock,
-        policy=POLICY,
+        ctx=context(clock, POLICY),
     )
     assert value.is_success
     assert clock.sleeps == [0.5, 1.0]
@@ -202,9 +193,7 @@ def test_a_result_that_never_settles_ends_in_wait_timeout_naming_the_resume_comm
             lambda: parse_status("in_progress"),
             lambda s: s.is_terminal,
             request_id="r-3",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
         )
     assert clock.now == pytest.approx(60)
 
@@ -218,7 +207,7 @@ def test_ctrl_c_during_a_poll_propagates_at_once_without_retries() -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        wait_for_terminal(fetch, request_id="r", sleep=clock.sleep, clock=clock, policy=POLICY)
+        wait_for_terminal(fetch, request_id="r", ctx=context(clock, POLICY))
     assert calls["n"] == 1 and clock.sleeps == []
 
 
@@ -229,9 +218,7 @@ def test_an_unknown_status_unchanged_for_the_retry_window_ends_the_wait_with_sta
         wait_for_terminal(
             script(["in_progress", "mystery_state"]),
             request_id="r-odd",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
             poll_interval_s=5,
             on_update=lambda s: seen.append(s.describe()),
         )
@@ -245,9 +232,7 @@ def test_an_unknown_status_unchanged_for_the_retry_window_ends_the_wait_with_sta
 def test_an_unknown_status_that_keeps_changing_is_polled_on() -> None:
     clock = FakeClock()
     steps = [f"phase_{n}" for n in range(30)] + ["completed"]
-    final = wait_for_terminal(
-        script(steps), request_id="r", sleep=clock.sleep, clock=clock, policy=POLICY, poll_interval_s=5
-    )
+    final = wait_for_terminal(script(steps), request_id="r", ctx=context(clock, POLICY), poll_interval_s=5)
     assert final.is_success
     assert clock.now == 150  # 30 changing unknown statuses over 150 s > the 60 s window: no StatusStuck
 
@@ -258,9 +243,7 @@ def test_the_callers_deadline_wins_over_the_unknown_status_window() -> None:
         wait_for_terminal(
             script(["mystery_state"]),
             request_id="r",
-            sleep=clock.sleep,
-            clock=clock,
-            policy=POLICY,
+            ctx=context(clock, POLICY),
             poll_interval_s=5,
             deadline=30,
         )
@@ -277,11 +260,12 @@ def test_an_outage_is_announced_once_with_how_long_it_may_last_and_its_end_is_re
     final = wait_for_terminal(
         script([outage, outage, outage, "completed"]),
         request_id="r",
-        sleep=clock.sleep,
-        clock=clock,
-        policy=POLICY,
-        on_retry=notices.append,
-        on_recovered=lambda attempts, seconds: recoveries.append((attempts, seconds)),
+        ctx=context(
+            clock,
+            POLICY,
+            on_retry=notices.append,
+            on_recovered=lambda attempts, seconds: recoveries.append((attempts, seconds)),
+        ),
     )
     assert final.is_success
     assert [n.attempt for n in notices] == [1, 2, 3]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from runcomfy import errors
 from runcomfy.emulator import media
-from runcomfy.emulator.models import CATALOG
+from runcomfy.emulator.catalog import CATALOG
 from runcomfy.emulator.probes import SIZED_ID
 from runcomfy.emulator.standins import GPT_IMAGE_ID, KONTEXT_ID
 from runcomfy.shorthand import MAX_INLINE_FILE_BYTES, data_uri, merge_input, parse_assignments, sniff_mime

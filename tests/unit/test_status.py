@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runcomfy.lifecycle.apis import parse_model_api_status as parse_status
 from runcomfy.status import (
     Cancelled,
     Completed,
@@ -16,7 +17,6 @@ from runcomfy.status import (
     Queued,
     RequestStatus,
     Unknown,
-    parse_status,
 )
 
 

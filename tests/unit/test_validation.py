@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runcomfy.emulator.models import CATALOG
+from runcomfy.emulator.catalog import CATALOG
 from runcomfy.emulator.probes import ECHO_ID, SIZED_ID
 from runcomfy.emulator.standins import GPT_IMAGE_ID, KONTEXT_ID, VIDEO_ID
 from runcomfy.validation import Problem, check_input, format_problems

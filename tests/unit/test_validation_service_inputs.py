@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from runcomfy.emulator.models import CATALOG
+from runcomfy.emulator.catalog import CATALOG
 from runcomfy.emulator.standins import GPT_IMAGE_ID, VIDEO_ID
 from runcomfy.validation import Problem, check_input
 

@@ -1,6 +1,6 @@
 """The device-code login protocol (``/api/cli-auth/start`` and ``/api/cli-auth/poll``): protocol only.
 
-Owns the start call, the poll loop and its timing rules (contract 5.8, in the spirit of RFC 8628): the server's
+Owns the start call, the poll loop and its timing rules (in the spirit of RFC 8628; see docs/security.md): the server's
 interval with a floor of 1 s, +5 s on ``slow_down``, a deadline of ``expires_in`` on a monotonic clock, backing
 off and polling on through network errors and 5xx until that deadline, and stopping at once on ``denied`` or
 ``expired``. The poll reply is read as JSON whatever its HTTP status (the service answers 410 with a JSON body
@@ -28,7 +28,7 @@ from runcomfy.errors import (
     LoginExpired,
     RunComfyError,
 )
-from runcomfy.http import HttpSession, Reply, join_url, origin_of, parse_retry_after, read_json
+from runcomfy.http import HttpSession, Reply, join_url, origin_key, parse_retry_after, read_json
 from runcomfy.json_limits import loads_bounded
 from runcomfy.safe_text import strip_controls
 
@@ -69,7 +69,7 @@ def is_safe_verify_url(url: str, web_base: str) -> bool:
     """Whether the verification URL may be shown or opened: ``https``, or on the configured web origin.
 
     Why: the URL comes from the server; a ``file:``, ``javascript:`` or plain-``http`` URL on another host must
-    not be opened in the user's browser (official-reference F.8).
+    not be opened in the user's browser.
     """
     if not isinstance(url, str) or not url or any(ord(ch) < 0x21 or ch in "\\\x7f" for ch in url):
         return False
@@ -81,7 +81,7 @@ def is_safe_verify_url(url: str, web_base: str) -> bool:
         return False
     if parsed.scheme == "https":
         return True
-    return origin_of(url) != "" and origin_of(url) == origin_of(web_base)
+    return origin_key(url) != "" and origin_key(url) == origin_key(web_base)
 
 
 class DeviceFlow:

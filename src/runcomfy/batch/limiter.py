@@ -2,18 +2,17 @@
 
 Each worker's own call is retried by the client's retry policy; the gate adds what a per-call retry cannot: when
 the service says "slow down" to one worker, the others hold their next request until the same moment instead
-of hammering it. It hooks into the HTTP client (request and response hooks), so every call of every worker,
-submit, status and result alike, passes through it. Once the batch is told to stop, the gate opens for good: a
-Ctrl-C must not wait out a ``Retry-After``, and the cancels it sends must not queue behind one.
+of hammering it. The batch's client calls :meth:`RateGate.wait` before every request and
+:meth:`RateGate.observe` after every reply, so every call of every worker, submit, status and result alike,
+passes through it. Once the batch is told to stop, the gate opens for good: a Ctrl-C must not wait out a
+``Retry-After``, and the cancels it sends must not queue behind one.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-
-import httpx
+from collections.abc import Callable, Mapping
 
 from runcomfy.retry import parse_retry_after
 
@@ -57,12 +56,8 @@ class RateGate:
                 return
             self._sleep(remaining)
 
-    def on_request(self, _request: httpx.Request) -> None:
-        """httpx request hook."""
-        self.wait()
-
-    def on_response(self, response: httpx.Response) -> None:
-        """httpx response hook: a 429 closes the gate for its ``Retry-After`` (or a second)."""
-        if response.status_code == 429:
-            delay = parse_retry_after(response.headers.get("retry-after"))
+    def observe(self, status_code: int, headers: Mapping[str, str]) -> None:
+        """Hear one reply: a 429 closes the gate for its ``Retry-After`` (or a second)."""
+        if status_code == 429:
+            delay = parse_retry_after(headers.get("retry-after"))
             self.pause_for(DEFAULT_PAUSE_S if delay is None else delay)

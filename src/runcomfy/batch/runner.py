@@ -21,22 +21,21 @@ prints; the caller hears about progress through ``on_update``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runcomfy.batch.inputs import BatchInput
+from runcomfy.batch.ledger import BatchLedger
 from runcomfy.batch.limiter import RateGate
 from runcomfy.downloads import (
     Origin,
+    SavedFile,
     download_outputs,
-    file_has_sha256,
     make_download_client,
     origin_of,
     remove_stale_temp_files,
@@ -50,15 +49,14 @@ from runcomfy.errors import (
     RunComfyError,
     WaitTimeout,
 )
-from runcomfy.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
 from runcomfy.journal import BatchItemState, Journal, JournalScope, input_digest
+from runcomfy.lifecycle.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
+from runcomfy.records import SUCCESS, RequestRecord
 from runcomfy.results import Result, describe_error, raise_for_outcome
-from runcomfy.safe_text import redact
 
 if TYPE_CHECKING:
     from runcomfy.client import Client, RequestHandle
 
-SUCCESS = ("completed", "succeeded")
 # Lines recorded in these states never ran (nothing was paid): a rerun submits them again.
 NEVER_RAN = ("cancelled", "canceled", "submit_failed")
 # Lines that ended without a result worth keeping: ``retry_failed`` submits them again.
@@ -74,53 +72,12 @@ class BatchInterrupted(Interrupted):
     """The batch was stopped (Ctrl-C); ``records`` says what became of every line at that moment (``cancelled``,
     ``interrupted`` for a request left running, ``not_submitted`` for a line never sent)."""
 
-    def __init__(self, message: str, records: list[ItemRecord]) -> None:
+    def __init__(self, message: str, records: list[RequestRecord]) -> None:
         super().__init__(message)
         self.records = records
 
 
-@dataclass
-class ItemRecord:
-    """The outcome of one input line: the same shape as ``run --emit record`` plus the line number."""
-
-    line: int
-    request_id: str | None = None
-    status: str = "pending"
-    output: Any = None
-    error: Any = None
-    files: list[dict[str, Any]] = field(default_factory=list)
-    model_id: str | None = None
-    created_at: str | None = None
-    finished_at: str | None = None
-    skipped_urls: list[str] = field(default_factory=list)
-    resumed: bool = False
-    reused: bool = False
-    ambiguous: bool = False
-    exception: BaseException | None = field(default=None, repr=False, compare=False)
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in SUCCESS
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON record (one JSONL line of ``--output json``; ``run --emit record`` has the same keys):
-        every key of the service's result record, then ours."""
-        return {
-            **self.raw,
-            "line": self.line,
-            "request_id": self.request_id,
-            "model_id": self.model_id,
-            "status": self.status,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-            "output": self.output,
-            "error": self.error,
-            "files": self.files,
-            "skipped_urls": self.skipped_urls,
-            "resumed": self.resumed,
-            "reused": self.reused,
-        }
+ItemRecord = RequestRecord  # the record of one line: the library's one request record, with its line
 
 
 @dataclass(frozen=True)
@@ -131,17 +88,7 @@ class BatchEvent:
     kind: str
     line: int
     request_id: str | None = None
-    record: ItemRecord | None = None
-
-
-def batch_key(
-    model_id: str, output_dir: str | os.PathLike[str] | None, scope: JournalScope | None = None
-) -> str:
-    """What identifies "the same batch" across runs: the API base and identity that run it, the model and the
-    absolute output directory (so another account's progress is never taken for this one's)."""
-    where = os.path.abspath(output_dir) if output_dir is not None else ""
-    who = f"{scope.model_api_base}\0{scope.identity or ''}" if scope is not None else ""
-    return hashlib.sha256(f"{who}\0{model_id}\0{where}".encode()).hexdigest()
+    record: RequestRecord | None = None
 
 
 class BatchRun:
@@ -164,10 +111,10 @@ class BatchRun:
         on_update: Callable[[BatchEvent], None] | None = None,
         scope: JournalScope | None = None,
     ) -> None:
-        self.client, self.model_id, self.inputs = client, model_id, list(inputs)
+        self.model_id, self.inputs = model_id, list(inputs)
         self.concurrency = max(1, concurrency)
         self.output_dir = None if output_dir is None else Path(output_dir)
-        self.journal, self.poll_interval_s, self.timeout = journal, poll_interval_s, timeout
+        self.poll_interval_s, self.timeout = poll_interval_s, timeout
         self.retry_failed = retry_failed
         if trusted_origins is None:  # like Client.download: the client's own origin (an emulator's files)
             trusted_origins = (origin_of(client.model_api_base),)
@@ -175,14 +122,20 @@ class BatchRun:
         self.on_update = on_update or (lambda _event: None)
         if scope is None and journal is not None:
             scope = journal.scope_for(client)
-        self.scope = scope
-        self.key = batch_key(model_id, output_dir, self.scope)
-        if journal is not None and restart:
-            journal.clear_batch(self.key)
-        self.previous: dict[int, BatchItemState] = journal.batch_items(self.key) if journal else {}
-        self.records: list[ItemRecord | None] = [None] * len(self.inputs)
+        self.ledger = BatchLedger(
+            journal,
+            model_id=model_id,
+            output_dir=self.output_dir,
+            scope=scope,
+            secrets=client.secrets,
+            restart=restart,
+        )
+        self.records: list[RequestRecord | None] = [None] * len(self.inputs)
         self.stop = threading.Event()
         self.gate = RateGate(stop=self.stop)
+        # The batch's own copy of the client (same connection pool): its sleeps end when the batch stops, and
+        # every call of every worker passes the batch's rate gate, without slowing other users of ``client``.
+        self.client = client.with_options(sleep=self._sleep_unless_stopped, rate_gate=self.gate)
         # One file client for every worker: building an httpx client (TLS context, CA bundle) per file costs
         # more than downloading a small file.
         self._download_client = make_download_client()
@@ -192,21 +145,21 @@ class BatchRun:
         self._width = max(MIN_LINE_DIGITS, len(str(max((item.line for item in self.inputs), default=1))))
         self._cancel_outcomes: dict[int, str] = {}
 
+    def _sleep_unless_stopped(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise BatchStopped
+
     # -- driving ---------------------------------------------------------------------------------------------
 
     def run(
         self,
         *,
         while_cancelling: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
-    ) -> list[ItemRecord]:
+    ) -> list[RequestRecord]:
         """Run to the end. On Ctrl-C (``KeyboardInterrupt``): stop submitting, send one cancel to each request
         in flight (inside ``while_cancelling()``, where the CLI makes a second Ctrl-C exit at once), record the
         outcomes and raise :class:`Interrupted`."""
-        with (
-            self._exclusive(f"batch:{self.key}", "this batch"),
-            self.client._batch_mode(self.stop, self.gate),
-            self._download_client,
-        ):
+        with self.ledger.hold(f"batch:{self.ledger.key}", "this batch"), self._download_client:
             self.start()
             try:
                 self.join()
@@ -239,14 +192,14 @@ class BatchRun:
             if self._done.acquire(timeout=poll_s):
                 remaining -= 1
 
-    def results(self) -> list[ItemRecord]:
+    def results(self) -> list[RequestRecord]:
         """The records in input order (lines not reached are ``not_submitted``)."""
         return [
-            rec or ItemRecord(item.line, status="not_submitted")
+            rec or RequestRecord(line=item.line, status="not_submitted")
             for rec, item in zip(self.records, self.inputs, strict=True)
         ]
 
-    def snapshot(self) -> list[ItemRecord]:
+    def snapshot(self) -> list[RequestRecord]:
         """After a stop: every line's record, with what the cancels did to the requests that were in flight
         (``cancelled``, or ``interrupted`` for one that keeps running) and ``not_submitted`` for the rest."""
         records = []
@@ -256,8 +209,8 @@ class BatchRun:
                 record is None or record.status in ("interrupted", "pending", "error")
             ):
                 status = "cancelled" if outcome == "cancelled" else "interrupted"
-                record = ItemRecord(item.line, record.request_id if record else None, status)
-            records.append(record or ItemRecord(item.line, status="not_submitted"))
+                record = RequestRecord(record.request_id if record else None, status, line=item.line)
+            records.append(record or RequestRecord(line=item.line, status="not_submitted"))
         return records
 
     def stop_and_cancel(self) -> list[tuple[int, str, str]]:
@@ -271,7 +224,7 @@ class BatchRun:
                 outcome = handle.cancel(timeout_s=CANCEL_ON_INTERRUPT_TIMEOUT_S, retry=False)
                 described = outcome.outcome or outcome.status or "sent"
                 if outcome.cancelled:
-                    self._save(line, handle.request_id, "cancelled", digest)
+                    self.ledger.save_line(line, handle.request_id, "cancelled", digest)
                     described = "cancelled"
             except RunComfyError as exc:
                 described = f"not sent ({type(exc).__name__})"
@@ -291,9 +244,9 @@ class BatchRun:
             try:
                 record = self._run_item(item)
             except BatchStopped:
-                record = ItemRecord(item.line, status="interrupted")
+                record = RequestRecord(line=item.line, status="interrupted")
             except BaseException as exc:  # a worker must always produce a record
-                record = ItemRecord(item.line, status="error", error=str(exc), exception=exc)
+                record = RequestRecord(line=item.line, status="error", error=str(exc), exception=exc)
             with self._lock:
                 tracked = self._inflight.pop(item.line, None)
             if record.request_id is None and tracked is not None:
@@ -306,18 +259,19 @@ class BatchRun:
             finally:
                 self._done.release()
 
-    def _run_item(self, item: BatchInput) -> ItemRecord:
+    def _run_item(self, item: BatchInput) -> RequestRecord:
         digest = input_digest(item.input)
-        previous = self.previous.get(item.line)
+        previous = self.ledger.previous.get(item.line)
         if previous is not None and (
             previous.input_digest != digest
             or previous.status in NEVER_RAN
             or (self.retry_failed and previous.status in RETRYABLE_ENDINGS)
         ):
             previous = None
-        if previous is not None and previous.status in SUCCESS and self._files_intact(previous):
-            return ItemRecord(
-                item.line, previous.request_id, previous.status, files=previous.files, reused=True
+        if previous is not None and previous.status in SUCCESS and self.ledger.files_intact(previous):
+            files = [f for f in map(SavedFile.from_dict, previous.files) if f is not None]
+            return RequestRecord(
+                previous.request_id, previous.status, line=item.line, files=files, reused=True
             )
         if previous is not None and previous.status == "failed":
             return self._recorded_failure(item, previous)
@@ -327,58 +281,55 @@ class BatchRun:
             self.on_update(BatchEvent("resumed", item.line, handle.request_id))
             return self._finish(item, handle, digest, resumed=True)
         if self.stop.is_set():
-            return ItemRecord(item.line, status="not_submitted")
+            return RequestRecord(line=item.line, status="not_submitted")
         ambiguous = previous is not None and previous.status == "submitting"
-        self._save(item.line, None, "submitting", digest)
+        self.ledger.save_line(item.line, None, "submitting", digest)
         try:
             handle = self.client.submit(self.model_id, item.input)
         except RunComfyError as exc:
-            self._save(item.line, None, "submit_failed", digest)
-            return ItemRecord(item.line, status="error", error=str(exc), exception=exc, ambiguous=ambiguous)
-        self._save(item.line, handle.request_id, "submitted", digest)
+            self.ledger.save_line(item.line, None, "submit_failed", digest)
+            return RequestRecord(
+                line=item.line, status="error", error=str(exc), exception=exc, ambiguous=ambiguous
+            )
+        self.ledger.save_line(item.line, handle.request_id, "submitted", digest)
         self._track(item.line, handle, digest)
-        self._journal_request(handle, item)
+        self.ledger.record_request(handle.request_id, item.input, model_api_base=self.client.model_api_base)
         self.on_update(BatchEvent("submitted", item.line, handle.request_id))
         record = self._finish(item, handle, digest, resumed=False)
         record.ambiguous = ambiguous
         return record
 
-    def _recorded_failure(self, item: BatchInput, previous: BatchItemState) -> ItemRecord:
+    def _recorded_failure(self, item: BatchInput, previous: BatchItemState) -> RequestRecord:
         """A line whose request already ended ``failed``: reported again from the journal, with no call."""
-        entry = self.journal.get(previous.request_id) if self.journal and previous.request_id else None
-        error = entry.error if entry is not None else None
+        error = self.ledger.recorded_error(previous.request_id)
         failure = RequestFailed(
             f"request failed: {describe_error(error)}", request_id=previous.request_id, error=error
         )
-        return ItemRecord(
-            item.line,
+        return RequestRecord(
             previous.request_id,
             "failed",
+            line=item.line,
             error=error,
             model_id=self.model_id,
             reused=True,
             exception=failure,
         )
 
-    def _finish(self, item: BatchInput, handle: RequestHandle, digest: str, *, resumed: bool) -> ItemRecord:
+    def _finish(
+        self, item: BatchInput, handle: RequestHandle, digest: str, *, resumed: bool
+    ) -> RequestRecord:
         try:
-            with self._exclusive(f"request:{handle.request_id}", f"request {handle.request_id}"):
+            with self.ledger.hold(f"request:{handle.request_id}", f"request {handle.request_id}"):
                 return self._wait_and_save(item, handle, digest, resumed=resumed)
         except AlreadyRunning as exc:  # another process is fetching it: a rerun resumes it afterwards
-            return ItemRecord(
-                item.line, handle.request_id, "error", error=str(exc), exception=exc, resumed=resumed
+            return RequestRecord(
+                handle.request_id, "error", line=item.line, error=str(exc), exception=exc, resumed=resumed
             )
-
-    def _exclusive(self, name: str, what: str) -> contextlib.AbstractContextManager[None]:
-        """Hold an inter-process lock on ``name`` (nothing without a journal, which owns the lock file)."""
-        if self.journal is None:
-            return contextlib.nullcontext()
-        return self.journal.locks.hold(name, what=what)
 
     def _wait_and_save(
         self, item: BatchInput, handle: RequestHandle, digest: str, *, resumed: bool
-    ) -> ItemRecord:
-        record = ItemRecord(item.line, handle.request_id, resumed=resumed, model_id=self.model_id)
+    ) -> RequestRecord:
+        record = RequestRecord(handle.request_id, line=item.line, resumed=resumed, model_id=self.model_id)
         try:
             result = handle.wait(
                 timeout=self.timeout,
@@ -390,9 +341,8 @@ class BatchRun:
             WaitTimeout
         ) as exc:  # cancelled (best effort) like a single run; --retry-failed submits it again
             record.status, record.error, record.exception = "timed_out", str(exc), exc
-            self._save(item.line, handle.request_id, "timed_out", digest)
-            if self.journal is not None:
-                self.journal.update(handle.request_id, status="timed_out")
+            self.ledger.save_line(item.line, handle.request_id, "timed_out", digest)
+            self.ledger.update_request(handle.request_id, status="timed_out")
             return record
         except RunComfyError as exc:  # the request still exists: the journal keeps "submitted" for a rerun
             record.status, record.error, record.exception = "error", str(exc), exc
@@ -412,11 +362,7 @@ class BatchRun:
                 should_abort=self.stop.is_set,
                 hidden=self.client.secrets,
             )
-            record.files = [
-                {"url": f.url, "path": str(f.path), "bytes": f.bytes, "sha256": f.sha256}
-                for f in report.saved
-            ]
-            record.skipped_urls = [url for url, _reason in report.skipped]
+            record.add_downloads(report)
             if report.failed:
                 url, error = report.failed[0]
                 record.status, record.error, record.exception = "download_failed", f"{url}: {error}", error
@@ -426,62 +372,21 @@ class BatchRun:
                     request_id=handle.request_id,
                 )
                 record.status, record.error, record.exception = "download_failed", str(incomplete), incomplete
-        self._save(item.line, handle.request_id, record.status, digest, files=record.files)
-        if self.journal is not None:
-            self.journal.update(
-                handle.request_id,
-                status=record.status,
-                output=self._scrubbed(result.output),
-                error=self._scrubbed(result.error),
-                files=[{**f, "url": redact(str(f["url"]), self.client.secrets)} for f in record.files],
-            )
+        self.ledger.save_line(item.line, handle.request_id, record.status, digest, files=record.file_dicts())
+        self.ledger.update_request(
+            handle.request_id,
+            status=record.status,
+            output=result.output,
+            error=result.error,
+            files=record.file_dicts(),
+        )
         return record
-
-    def _scrubbed(self, value: Any) -> Any:
-        """``value`` with the token masked, for the journal (a server may have echoed it in an output)."""
-        if value is None or not self.client.secrets:
-            return value
-        return json.loads(redact(json.dumps(value, ensure_ascii=False), self.client.secrets))
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
 
     def _track(self, line: int, handle: RequestHandle, digest: str) -> None:
         with self._lock:
             self._inflight[line] = (handle, digest)
-
-    def _save(
-        self,
-        line: int,
-        request_id: str | None,
-        status: str,
-        digest: str,
-        files: Sequence[dict[str, Any]] = (),
-    ) -> None:
-        if self.journal is not None:
-            self.journal.save_batch_item(
-                self.key, line, digest, status=status, request_id=request_id, files=files
-            )
-
-    def _journal_request(self, handle: RequestHandle, item: BatchInput) -> None:
-        if self.journal is not None:
-            self.journal.record(
-                handle.request_id,
-                self.model_id,
-                item.input,
-                model_api_base=self.scope.model_api_base if self.scope else self.client.model_api_base,
-                output_dir=self.output_dir,
-                identity=self.scope.identity if self.scope else None,
-            )
-
-    def _files_intact(self, previous: BatchItemState) -> bool:
-        if self.output_dir is None:
-            return True
-        return all(
-            isinstance(f.get("path"), str)
-            and isinstance(f.get("sha256"), str)
-            and file_has_sha256(f["path"], f["sha256"])
-            for f in previous.files
-        )
 
 
 def _outcome_error(result: Result) -> RunComfyError | None:
@@ -501,13 +406,3 @@ def summarize_cancels(outcomes: Sequence[tuple[int, str, str]]) -> str:
     for _line, _rid, outcome in outcomes:
         counts[outcome] = counts.get(outcome, 0) + 1
     return "in flight: " + ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
-
-
-def run_many(
-    client: Client, model_id: str, inputs: Iterable[dict[str, Any] | BatchInput], **options: Any
-) -> list[ItemRecord]:
-    """Run every input (dicts are numbered from 1) and return the records in input order."""
-    items = [
-        x if isinstance(x, BatchInput) else BatchInput(n, dict(x)) for n, x in enumerate(inputs, start=1)
-    ]
-    return BatchRun(client, model_id, items, **options).run()

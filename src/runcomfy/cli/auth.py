@@ -14,7 +14,6 @@ import click
 
 from runcomfy import config
 from runcomfy.cli.context import app_context
-from runcomfy.cli.run import require_client
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import APIResponseError, Interrupted
 
@@ -112,7 +111,7 @@ def whoami_command() -> None:
       runcomfy --output json whoami | jq -r .id
     """
     app = app_context()
-    me = require_client(app).whoami()
+    me = app.require_client().whoami()
     fields = ("display_name", "email", "id", "token_created_at", "token_type", "username")
     record = {key: me.get(key) for key in fields}
     label = next(

@@ -27,7 +27,8 @@ from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
 from runcomfy.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from runcomfy.batch import BatchEvent, BatchInput, ItemRecord
+    from runcomfy.batch import BatchEvent, BatchInput
+    from runcomfy.records import RequestRecord
 
 
 MAX_BATCH_FILE_BYTES = 256 * 1024 * 1024  # far more than any batch needs; /dev/zero must not fill the memory
@@ -71,7 +72,7 @@ class Tally:
                     self.in_flight = max(self.in_flight - 1, 0)
                 self._count(record)
 
-    def _count(self, record: ItemRecord) -> None:
+    def _count(self, record: RequestRecord) -> None:
         if record.ok:
             self.ok += 1
         elif record.status == "not_submitted":
@@ -84,9 +85,9 @@ class Tally:
             self.failed += 1
         self.reused += 1 if record.reused and record.ok else 0
         self.files += len(record.files)
-        self.bytes += sum(int(f.get("bytes") or 0) for f in record.files)
+        self.bytes += sum(saved.bytes for saved in record.files)
 
-    def settle(self, records: Sequence[ItemRecord]) -> None:
+    def settle(self, records: Sequence[RequestRecord]) -> None:
         """Recount from the final records (after Ctrl-C, when some lines never reported back)."""
         with self.lock:
             self.ok = self.failed = self.cancelled = self.stopped = self.never_sent = 0
@@ -141,10 +142,9 @@ def run_batch(
 ) -> None:
     """Run the batch and present it; raise :class:`BatchFailed` unless every item succeeded."""
     from runcomfy.batch.runner import BatchInterrupted, BatchRun
-    from runcomfy.cli.run import require_client
 
     out = app.output
-    client = require_client(app)
+    client = app.require_client()
     inputs = prepare_batch(app, client, model, inputs, assignments, validate=validate)
     if download:
         from runcomfy.downloads import check_output_directory
@@ -215,7 +215,7 @@ def _display(app: AppContext, tally: Tally) -> tuple[Callable[[BatchEvent], None
     return show, finish
 
 
-def _finished_line(record: ItemRecord) -> str:
+def _finished_line(record: RequestRecord) -> str:
     from runcomfy.results import describe_error
 
     if record.reused:
@@ -226,7 +226,7 @@ def _finished_line(record: ItemRecord) -> str:
     if record.request_id:
         text += f" ({record.request_id})"
     if record.files:
-        text += " -> " + ", ".join(str(f.get("path")) for f in record.files)
+        text += " -> " + ", ".join(str(saved.path) for saved in record.files)
     if not record.ok and record.error:
         text += f": {describe_error(record.error)}"
     return text
@@ -277,7 +277,7 @@ def _human_bytes(count: int) -> str:
     return f"{count} B"
 
 
-def _raise_for_failures(records: list[ItemRecord]) -> None:
+def _raise_for_failures(records: list[RequestRecord]) -> None:
     """Raise :class:`BatchFailed` with the exit class the failures share and the command that helps."""
     failed = [r for r in records if not r.ok]
     if not failed:
@@ -294,7 +294,7 @@ def _raise_for_failures(records: list[ItemRecord]) -> None:
     )
 
 
-def _next_steps(failed: list[ItemRecord]) -> str:
+def _next_steps(failed: list[RequestRecord]) -> str:
     """What to run next: ``--retry-failed`` for lines that ended badly, the same command for unfinished ones."""
     from runcomfy.batch.runner import RETRYABLE_ENDINGS
 
@@ -317,14 +317,14 @@ def _next_steps(failed: list[ItemRecord]) -> str:
     return "; ".join(steps)
 
 
-def _refused(record: ItemRecord) -> bool:
+def _refused(record: RequestRecord) -> bool:
     """A submit the service rejected for its input or the account (running it again would fail the same way)."""
     return (
         record.request_id is None and record.exception is not None and classify(record.exception) in (65, 77)
     )
 
 
-def _line_list(records: Sequence[ItemRecord]) -> str:
+def _line_list(records: Sequence[RequestRecord]) -> str:
     """``line 2``, ``lines 2, 5, 9``, ``lines 1, 2, ... (14 in all)``."""
     numbers = [str(r.line) for r in records]
     shown = ", ".join(numbers[:10]) + (f", ... ({len(numbers)} in all)" if len(numbers) > 10 else "")

@@ -111,6 +111,16 @@ class AppContext:
             self._stack.callback(self._client.close)
         return self._client
 
+    def require_client(self) -> Client:
+        """The client, or :class:`NotAuthenticated` when no token is configured (every API call needs one)."""
+        from runcomfy.auth.credentials import NOT_SIGNED_IN
+        from runcomfy.errors import NotAuthenticated
+
+        client = self.client()
+        if not client.has_token:
+            raise NotAuthenticated(NOT_SIGNED_IN)
+        return client
+
     def _on_retry(self, notice: RetryNotice) -> None:
         """An outage's first failure is a progress line when retries are announced; every retry shows at -v."""
         if notice.attempt == 1 and self.announce_retries:

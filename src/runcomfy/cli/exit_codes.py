@@ -1,18 +1,18 @@
 """The process exit codes: one ordered table from exception type to exit code and next-step hint.
 
-This module owns the mapping from a failure to the number the process exits with (contract section 4,
-sysexits style like the official CLI) and the short hint that tells the user what to do next. ``--help``
-prints the same table through :func:`exit_codes_help`, so the help and the code cannot drift apart.
+This module owns the mapping from a failure to the number the process exits with (sysexits style like the
+official CLI; docs/decisions.md says where it differs) and the short hint that tells the user what to do next.
+``--help`` prints the same table through :func:`exit_codes_help`, so the help and the code cannot drift apart.
 
 It must never look at message text (only exception types, first match wins in :data:`EXIT_RULES`), never
 print, and never call ``sys.exit``: :func:`classify` returns a number and ``main()`` exits with it.
 
-Decisions beyond the letter of the contract:
+Decisions worth knowing:
 
 * ``APIConnectionError`` (refused, reset, DNS; timeouts have their own subclass) exits **69**, not 75.
   The library only lets it reach the CLI after its retries are spent, i.e. after a sustained outage, and
-  "the service cannot be reached" is exactly sysexits' EX_UNAVAILABLE, the class the contract already
-  uses for a service answering 5xx after retries. 75 (EX_TEMPFAIL) stays reserved for "slow or
+  "the service cannot be reached" is exactly sysexits' EX_UNAVAILABLE, the class already used for a
+  service answering 5xx after retries. 75 (EX_TEMPFAIL) stays reserved for "slow or
   throttled": timeouts, 408, 429, ``--timeout`` and an expired device code. A script that retries on
   either code treats both outages alike.
 * ``APIResponseError`` (a 2xx whose body is not the JSON we need, e.g. an HTML error page from a proxy)
@@ -130,7 +130,7 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     # model id is known (`runcomfy models get MODEL`).
     ExitRule(errors.BadRequestError, ExitCode.DATAERR, None),
     ExitRule(errors.NotFoundError, ExitCode.DATAERR, None),
-    ExitRule(errors.ValidationError, ExitCode.DATAERR, None),
+    ExitRule(errors.UnprocessableEntityError, ExitCode.DATAERR, None),
     ExitRule(
         errors.RequestTimeoutError,
         ExitCode.TEMPFAIL,

@@ -14,35 +14,31 @@ saved makes the command exit 74). A result that is not finished yet is printed a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from runcomfy.cli.context import AppContext
 from runcomfy.downloads import (
+    DownloadFailed,
     DownloadReport,
-    Failed,
     Planned,
     Saved,
-    SavedFile,
     Skipped,
     download_outputs,
-    file_has_sha256,
+    saved_earlier,
 )
 from runcomfy.errors import DownloadError, JournalError, WaitTimeout
+from runcomfy.records import RequestRecord
 from runcomfy.results import Result, raise_for_outcome
 
 
 def result_record(result: Result, model_id: str | None, report: DownloadReport | None) -> dict[str, Any]:
     """The whole record of a request as one JSON document: every key the service sent, plus ours."""
-    record = dict(result.raw)
-    record.update(result.to_dict())
-    record["line"] = None  # the same keys as a batch's JSONL record, where ``line`` is the input's line
-    record["model_id"] = model_id or result.raw.get("model_id")
-    record["files"] = _journal_files(report) or []
-    record["skipped_urls"] = [url for url, _reason in (report.skipped if report else [])]
-    return record
+    record = RequestRecord.from_result(result, model_id=model_id)
+    if report is not None:
+        record.add_downloads(report)
+    return record.to_dict()
 
 
 def download_files(
@@ -55,14 +51,14 @@ def download_files(
     """
     out = app.output
     skipped: list[Skipped] = []
-    already_saved = _already_saved_lookup(known_files)
+    already_saved = saved_earlier(known_files)
 
     def on_event(event: object) -> None:
         if isinstance(event, Planned):
             out.progress("download", f"Downloading {len(event.urls)} file(s) to {output_dir}")
         elif isinstance(event, Saved):
             out.detail(str(event.file.path))
-        elif isinstance(event, Failed):
+        elif isinstance(event, DownloadFailed):
             out.detail(f"failed: {event.url}: {event.error}")
         elif isinstance(event, Skipped):
             skipped.append(event)
@@ -87,28 +83,6 @@ def download_files(
         for item in skipped:
             out.detail(f"(not downloaded) {item.url}: {item.reason}")
     return report
-
-
-def _already_saved_lookup(known_files: Sequence[Mapping[str, Any]]) -> Callable[[str], SavedFile | None]:
-    """Match a URL to a recorded file by its path (hosts and signed query strings may differ between fetches)."""
-    by_path = {urlsplit(str(f.get("url", ""))).path: f for f in known_files if f.get("url")}
-
-    def lookup(url: str) -> SavedFile | None:
-        known = by_path.get(urlsplit(url).path)
-        if (
-            known is None
-            or not isinstance(known.get("path"), str)
-            or not isinstance(known.get("sha256"), str)
-        ):
-            return None
-        if not file_has_sha256(known["path"], known["sha256"]):
-            return None
-        path = Path(known["path"])
-        return SavedFile(
-            path=path, url=url, bytes=path.stat().st_size, sha256=known["sha256"], content_type=None
-        )
-
-    return lookup
 
 
 def finish(
@@ -191,5 +165,4 @@ def _journal_update(app: AppContext, request_id: str, **fields: Any) -> None:
 def _journal_files(report: DownloadReport | None) -> list[dict[str, Any]] | None:
     if report is None:
         return None
-    files = [*report.reused, *report.saved]
-    return [{"path": str(f.path), "url": f.url, "bytes": f.bytes, "sha256": f.sha256} for f in files]
+    return [saved.to_dict() for saved in (*report.reused, *report.saved)]

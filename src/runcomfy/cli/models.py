@@ -15,7 +15,6 @@ import click
 from runcomfy.catalog import input_rows, price_label
 from runcomfy.cli.context import app_context
 from runcomfy.cli.preflight import did_you_mean_model, remember_models_page
-from runcomfy.cli.run import require_client
 from runcomfy.errors import NotFoundError
 
 
@@ -53,7 +52,7 @@ def list_models_command(
       runcomfy --output json models list | jq -r '.models[].model_id'
     """
     app = app_context()
-    page = require_client(app).list_models(
+    page = app.require_client().list_models(
         search=search, category=category, kind=kind, limit=limit, offset=offset, include_schema=include_schema
     )
     models = [m for m in page.get("models") or [] if isinstance(m, dict)]
@@ -93,7 +92,7 @@ def categories_command() -> None:
       runcomfy models categories
     """
     app = app_context()
-    client = require_client(app)
+    client = app.require_client()
     if app.output.json_mode:
         app.output.data(client.catalog_categories())  # as the service sent it, every key kept
         return
@@ -112,7 +111,7 @@ def get_model_command(model_id: str) -> None:
       runcomfy --output json models get openai/gpt-image-2/text-to-image | jq .input_schema
     """
     app = app_context()
-    client = require_client(app)
+    client = app.require_client()
     try:
         record = client.get_model(model_id, cache=app.schema_cache(), cache_namespace=app.cache_namespace())
     except NotFoundError as exc:

@@ -1,4 +1,4 @@
-"""The one sink for every line the CLI writes (contract section 3).
+"""The one sink for every line the CLI writes (docs/decisions.md, "Output").
 
 :class:`Output` knows the mode and decides, per kind of line, where it goes and whether it shows at all:
 
@@ -48,7 +48,7 @@ from runcomfy.safe_text import redact as safe_redact
 
 Mode = Literal["pretty", "json"]
 
-#: Emoji per progress tag (reference C.2). A tag missing here is always shown as ``[tag]``.
+#: Emoji per progress tag (the official CLI's). A tag missing here is always shown as ``[tag]``.
 EMOJI: dict[str, str] = {
     "submit": "⏳",
     "poll": "⏳",

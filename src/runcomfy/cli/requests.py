@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runcomfy.cli.context import app_context
-from runcomfy.cli.run import require_client
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import Interrupted, JournalError
 from runcomfy.journal_statuses import STATUS_FILTERS
@@ -32,7 +31,7 @@ def status_command(request_id: str) -> None:
       runcomfy --output json status 3f1c...-9a2e | jq -r .status
     """
     app = app_context()
-    status = require_client(app).status(request_id)
+    status = app.require_client().status(request_id)
     payload = status.payload
     record = {
         "request_id": payload.get("request_id", request_id),
@@ -65,7 +64,7 @@ def cancel_command(request_id: str) -> None:
       runcomfy --output json cancel 3f1c...-9a2e
     """
     app = app_context()
-    outcome = require_client(app).cancel(request_id)
+    outcome = app.require_client().cancel(request_id)
     out = app.output
     record = {"request_id": outcome.request_id, "status": outcome.status, "outcome": outcome.outcome}
     cancelled = outcome.outcome == "cancelled" or (
@@ -124,7 +123,7 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool, e
     from runcomfy.cli.finish import finish
 
     app = app_context()
-    client = require_client(app)
+    client = app.require_client()
     entry = _journal_entry(request_id)
     directory = (
         Path(output_dir) if output_dir else Path(entry.output_dir if entry and entry.output_dir else ".")

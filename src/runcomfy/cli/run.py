@@ -21,27 +21,15 @@ from runcomfy.errors import (
     APIStatusError,
     BadRequestError,
     Interrupted,
-    NotAuthenticated,
     NotFoundError,
     RunComfyError,
-    ValidationError,
+    UnprocessableEntityError,
     WaitTimeout,
 )
-from runcomfy.status import parse_status
 
 if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, to keep --help fast
     from runcomfy.client import Client, RequestHandle
     from runcomfy.status import RequestStatus
-
-NOT_SIGNED_IN = "not signed in — run `runcomfy login` first, or set RUNCOMFY_TOKEN"
-
-
-def require_client(app: AppContext) -> Client:
-    """The client, or :class:`NotAuthenticated` when no token is configured."""
-    client = app.client()
-    if not client.has_token:
-        raise NotAuthenticated(NOT_SIGNED_IN)
-    return client
 
 
 @click.command("run")
@@ -166,7 +154,7 @@ def run_command(
     body = read_input(inline_input, input_file)
     model = check_model_id(model_id)
     app = app_context()
-    client = require_client(app)
+    client = app.require_client()
     out = app.output
     body = prepare_input(app, client, model, body, assignments, validate=not no_validate)
     if not no_wait and not no_download:
@@ -182,7 +170,7 @@ def run_command(
                 "interrupted while submitting; a request may have been created — "
                 "see `runcomfy requests list` or the RunComfy dashboard"
             ) from None
-        except (BadRequestError, NotFoundError, ValidationError) as exc:
+        except (BadRequestError, NotFoundError, UnprocessableEntityError) as exc:
             raise _explain_rejection(app, client, model, exc) from None
         _record(app, handle, model, body, Path(output_dir))
         out.detail(f"request_id: {handle.request_id}")
@@ -223,7 +211,7 @@ def _explain_rejection(app: AppContext, client: Client, model: str, exc: APIStat
     """A submit the service refused: point at the model's inputs, or at the ids that look like the one given."""
     from runcomfy.cli.preflight import did_you_mean_model
 
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, UnprocessableEntityError):
         exc.hint = f"see the model's inputs with `runcomfy models get {model}`"
         return exc
     suggestion = did_you_mean_model(app, client, model)
@@ -292,7 +280,7 @@ def _show_status(app: AppContext, spinner: WaitSpinner, status: RequestStatus) -
 
 def _cancel_after_interrupt(app: AppContext, handle: RequestHandle) -> None:
     """Send one cancel (a second Ctrl-C exits at once), report it, and end with :class:`Interrupted`."""
-    from runcomfy.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
+    from runcomfy.lifecycle.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
 
     out, rid = app.output, handle.request_id
     with exit_on_second_interrupt():
@@ -305,7 +293,7 @@ def _cancel_after_interrupt(app: AppContext, handle: RequestHandle) -> None:
             status = "interrupted"
         else:
             if outcome.outcome == "not_cancellable":
-                finished = parse_status(outcome.status).is_terminal
+                finished = handle.api.parse_status(outcome.status).is_terminal
                 fate = "it had already finished" if finished else "it will run to completion"
                 summary = (
                     f"request could not be cancelled ({outcome.describe()}); {fate} — "

@@ -1,12 +1,13 @@
 """Downloads: which result URLs may be fetched, what the files are called, and getting them to disk safely.
 
-Owns the URL allow-list (contract 5.2), hand-followed redirects (5.3) and file placement (5.4)::
+Owns the URL allow-list, hand-followed redirects and file placement (docs/security.md, rule 3)::
 
     urls.py     collect_urls (bounded walk of a result's output), check_url / check_redirect: the one parser
                 that decides, returning the exact httpx.URL to fetch
     naming.py   file names from the last path segment, sanitised; exclusive temp files; claiming a free name
     fetch.py    make_download_client, download_file: one trusted file, streamed, capped, hashed, placed
     outputs.py  download_outputs: every trusted URL of a result, one after another, with typed events
+    reuse.py    saved_earlier: a file recorded earlier and still on disk with its sha256 is not fetched again
 
 Must never: send the API token, an Authorization header or cookies to a file host; fetch an untrusted URL
 (or redirect target); overwrite a file; or leave a partial file behind after any failure or interrupt; print.
@@ -26,9 +27,9 @@ from runcomfy.downloads.fetch import (
 from runcomfy.downloads.naming import filename_from_url, remove_stale_temp_files, sanitize_filename
 from runcomfy.downloads.outputs import (
     DownloadEvent,
+    DownloadFailed,
     DownloadReport,
     EventCallback,
-    Failed,
     Planned,
     Progress,
     Saved,
@@ -39,6 +40,7 @@ from runcomfy.downloads.outputs import (
     download_outputs,
     partition_urls,
 )
+from runcomfy.downloads.reuse import saved_earlier
 from runcomfy.downloads.urls import (
     MAX_REDIRECT_HOPS,
     TRUSTED_HOST_SUFFIXES,
@@ -60,9 +62,9 @@ __all__ = [
     "TRUSTED_HOST_SUFFIXES",
     "AbortCheck",
     "DownloadEvent",
+    "DownloadFailed",
     "DownloadReport",
     "EventCallback",
-    "Failed",
     "Origin",
     "Planned",
     "Progress",
@@ -88,6 +90,7 @@ __all__ = [
     "partition_urls",
     "remove_stale_temp_files",
     "sanitize_filename",
+    "saved_earlier",
     "scan_urls",
     "sha256_of_file",
 ]

@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -58,7 +58,27 @@ class SavedFile:
     url: str
     bytes: int
     sha256: str
-    content_type: str | None
+    content_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON form of a saved file (records, the journal, ``--emit record``); the path absolute, so it
+        is found again from any directory."""
+        return {
+            "path": os.path.abspath(self.path),
+            "url": self.url,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SavedFile | None:
+        """A saved file as :meth:`to_dict` wrote it, or ``None`` when the record is not one."""
+        path, url, size, sha256 = (data.get(key) for key in ("path", "url", "bytes", "sha256"))
+        if not (isinstance(path, str) and isinstance(url, str) and isinstance(sha256, str)):
+            return None
+        return cls(
+            Path(path), url, size if isinstance(size, int) and not isinstance(size, bool) else 0, sha256
+        )
 
 
 def make_download_client(*, transport: httpx.BaseTransport | None = None) -> httpx.Client:

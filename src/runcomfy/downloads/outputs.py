@@ -88,12 +88,12 @@ class Saved:
 
 
 @dataclass(frozen=True)
-class Failed:
+class DownloadFailed:
     url: str
     error: DownloadError
 
 
-DownloadEvent = Skipped | Planned | Started | Progress | Saved | Failed
+DownloadEvent = Skipped | Planned | Started | Progress | Saved | DownloadFailed
 EventCallback = Callable[[DownloadEvent], None]
 
 
@@ -245,7 +245,7 @@ def _download_one(plan: _Plan, url: TrustedURL, report: DownloadReport, emit: Ev
         )
     except DownloadError as exc:
         report.failed.append((url.text, exc))
-        emit(Failed(url.text, exc))
+        emit(DownloadFailed(url.text, exc))
         return
     report.saved.append(saved)
     emit(Saved(saved))

@@ -1,86 +1,101 @@
 """One submitted request: :class:`RequestHandle` (status, iter_status, wait, result, cancel).
 
-Owns the wait of one request: poll until terminal, fetch the result (again, with backoff, while it lags the
-status), and on ``--timeout`` send one cancel. Every URL it calls was checked by the :class:`~runcomfy.client.Client`
-to be on the Model API origin, so the token stays there. It never prints, prompts or exits.
+Owns the wait of one request of one queue API: poll until terminal, fetch the result (again, with backoff,
+while it lags the status), and on a timeout send one cancel. It works from its :class:`QueueAPI` description and
+a :class:`CallContext`, never from the Client, so it reads on its own. Every URL it calls is on the API's
+configured origin (a server-supplied URL is used only when it is), so the token stays there. It never prints,
+prompts or exits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runcomfy.errors import RunComfyError, WaitTimeout
-from runcomfy.polling import UpdateHook, deadline_after, fetch_until_settled, poll_statuses, wait_for_terminal
+from runcomfy.lifecycle.apis import MODEL_API, QueueAPI
+from runcomfy.lifecycle.context import CallContext
+from runcomfy.lifecycle.waiting import (
+    UpdateHook,
+    deadline_after,
+    fetch_until_settled,
+    poll_statuses,
+    wait_for_terminal,
+)
 from runcomfy.results import CancelOutcome, Result, raise_for_outcome
 from runcomfy.status import RequestStatus
 
-if TYPE_CHECKING:
-    from runcomfy.client import Client
-
 CANCEL_ON_INTERRUPT_TIMEOUT_S = 10.0
+"""How long one cancel may take after Ctrl-C or a timeout: long enough to be heard, short enough to leave."""
 
 
 class RequestHandle:
-    """One submitted request. Its URLs were checked to be on the Model API origin, so the token stays there."""
+    """One submitted request of ``api`` (default: the Model API).
+
+    ``urls`` are the status/result/cancel URLs the service sent with the submit, used only when they are on the
+    API's own origin; ``scope`` holds the ids of the resource the request lives under (a deployment's id).
+    """
 
     def __init__(
         self,
-        client: Client,
+        ctx: CallContext,
         request_id: str,
         *,
+        api: QueueAPI = MODEL_API,
         model_id: str | None = None,
-        status_url: str | None = None,
-        result_url: str | None = None,
-        cancel_url: str | None = None,
+        urls: Mapping[str, Any] | None = None,
+        scope: Mapping[str, str] | None = None,
         raw: Mapping[str, Any] | None = None,
     ) -> None:
-        self._client = client
+        self.ctx = ctx
+        self.api = api
         self.request_id = request_id
         self.model_id = model_id
-        self.status_url = client._trusted_url(status_url, request_id, "status")
-        self.result_url = client._trusted_url(result_url, request_id, "result")
-        self.cancel_url = client._trusted_url(cancel_url, request_id, "cancel")
+        self.scope = dict(scope or {})
+        sent = urls or {}
+        self.status_url, self.result_url, self.cancel_url = (
+            ctx.trusted_url(sent.get(f"{action}_url"), api.url(ctx.base, action, request_id, self.scope))
+            for action in ("status", "result", "cancel")
+        )
         self.raw: Mapping[str, Any] = raw or {}
 
     def __repr__(self) -> str:
-        return f"RequestHandle(request_id={self.request_id!r}, model_id={self.model_id!r})"
+        return f"RequestHandle(request_id={self.request_id!r}, model_id={self.model_id!r}, api={self.api.name!r})"
 
-    def status(self) -> RequestStatus:
-        """One status call (retried through transient errors)."""
-        return self._client._fetch_status(self.status_url, self.request_id)
+    def status(self, *, retry: bool = True, timeout_s: float | None = None) -> RequestStatus:
+        """One status call (retried through transient errors unless ``retry`` is false)."""
+        payload = self.ctx.get_json(
+            self.status_url, request_id=self.request_id, retry=retry, timeout_s=timeout_s
+        )
+        return self.api.parse_status(payload)
 
-    def result(self) -> Result:
+    def result(self, *, retry: bool = True) -> Result:
         """One result call (retried through transient errors); the result may still be non-terminal."""
-        return self._client._fetch_result(self.result_url, self.request_id)
-
-    # The wait loop retries on its own, bounded by its deadline; it calls these single tries.
-    def _status_once(self) -> RequestStatus:
-        return self._client._fetch_status(self.status_url, self.request_id, retry=False)
-
-    def _result_once(self) -> Result:
-        return self._client._fetch_result(self.result_url, self.request_id, retry=False)
+        payload = self.ctx.get_json(self.result_url, request_id=self.request_id, retry=retry)
+        return Result.from_payload(payload, request_id=self.request_id, status=self.api.parse_status(payload))
 
     def cancel(self, *, timeout_s: float | None = None, retry: bool = True) -> CancelOutcome:
         """Ask the service to cancel; ``retry=False`` and a short ``timeout_s`` suit a Ctrl-C handler."""
-        return self._client._send_cancel(self.cancel_url, self.request_id, timeout_s=timeout_s, retry=retry)
+
+        def once() -> dict[str, Any]:
+            return self.ctx.request_json(
+                "POST", self.cancel_url, request_id=self.request_id, timeout_s=timeout_s, allow_empty=True
+            )
+
+        payload = self.ctx.retrying(once, request_id=self.request_id) if retry else once()
+        return CancelOutcome.from_payload(payload, request_id=self.request_id)
 
     def iter_status(
         self, *, poll_interval_s: float = 2.0, timeout: float | None = None
     ) -> Iterator[RequestStatus]:
         """Yield each polled status (the first at once) until a terminal one; :class:`WaitTimeout` after
         ``timeout`` seconds."""
-        client = self._client
         yield from poll_statuses(
-            self._status_once,
+            lambda: self.status(retry=False),
+            self.ctx,
             request_id=self.request_id,
-            sleep=client._sleep,
-            clock=client._clock,
-            policy=client.retry_policy,
             poll_interval_s=poll_interval_s,
-            deadline=deadline_after(timeout, client._clock),
-            on_retry=client.on_retry,
-            on_recovered=client.on_recovered,
+            deadline=deadline_after(timeout, self.ctx.clock),
         )
 
     def wait(
@@ -97,22 +112,23 @@ class RequestHandle:
         Raises :class:`RequestFailed`/:class:`RequestCancelled` unless ``raise_on_failure`` is false, and
         :class:`WaitTimeout` after ``timeout`` seconds (first sending one cancel if ``cancel_on_timeout``).
         """
-        client = self._client
-        deadline = deadline_after(timeout, client._clock)
-        common: dict[str, Any] = {
-            "request_id": self.request_id,
-            "sleep": client._sleep,
-            "clock": client._clock,
-            "policy": client.retry_policy,
-            "deadline": deadline,
-            "on_retry": client.on_retry,
-            "on_recovered": client.on_recovered,
-        }
+        deadline = deadline_after(timeout, self.ctx.clock)
         try:
             final = wait_for_terminal(
-                self._status_once, poll_interval_s=poll_interval_s, on_update=on_update, **common
+                lambda: self.status(retry=False),
+                self.ctx,
+                request_id=self.request_id,
+                poll_interval_s=poll_interval_s,
+                deadline=deadline,
+                on_update=on_update,
             )
-            result = fetch_until_settled(self._result_once, _result_settled, **common)
+            result = fetch_until_settled(
+                lambda: self.result(retry=False),
+                _result_settled,
+                self.ctx,
+                request_id=self.request_id,
+                deadline=deadline,
+            )
         except WaitTimeout as exc:
             if not cancel_on_timeout:
                 raise
@@ -120,7 +136,7 @@ class RequestHandle:
         if not result.status.raw:
             result = result.with_status(final)
         if raise_on_failure:
-            raise_for_outcome(result, secrets=client._http.secrets)
+            raise_for_outcome(result, secrets=self.ctx.secrets)
         return result
 
     def _cancel_after_timeout(self) -> str:
