@@ -158,3 +158,27 @@ except KeyboardInterrupt:
 
     assert done.stdout == "interrupted\n"
     assert done.stderr == ""
+
+
+def test_an_interrupt_wrapped_by_python_during_an_import_still_exits_130_quietly(
+    cli: CLI, tmp_path: Path
+) -> None:
+    # Python wraps an exception raised in a descriptor's __set_name__ (while a class is built during an import)
+    # in a RuntimeError; a Ctrl-C landing there must still end as an interrupt.
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "click.py").write_text(
+        "class Interrupting:\n"
+        "    def __set_name__(self, owner, name):\n"
+        "        raise KeyboardInterrupt\n"
+        "class Built:\n"
+        "    field = Interrupting()\n"
+    )
+    env = {**cli.env, "PYTHONPATH": str(shim)}
+
+    done = subprocess.run(
+        [RUNCOMFY, "--version"], capture_output=True, text=True, env=env, cwd=cli.home, timeout=30
+    )
+
+    assert done.returncode == 130
+    assert done.stderr == ""

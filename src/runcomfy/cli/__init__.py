@@ -12,7 +12,12 @@ def entry() -> None:
     """
     import sys
 
-    from runcomfy.cli.signals import EXIT_INTERRUPTED, interrupt_on_terminate, redeliver_lost_interrupts
+    from runcomfy.cli.signals import (
+        EXIT_INTERRUPTED,
+        caused_by_interrupt,
+        interrupt_on_terminate,
+        redeliver_lost_interrupts,
+    )
 
     try:
         redeliver_lost_interrupts()
@@ -20,5 +25,11 @@ def entry() -> None:
         from runcomfy.cli.main import main
 
         main()  # commands handle their own interrupts; this catches one landing between their steps
+    except (
+        Exception
+    ) as exc:  # an interrupt wrapped by Python during an import; anything else is a bug to show
+        if not caused_by_interrupt(exc):
+            raise
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)

@@ -17,7 +17,7 @@ from runcomfy._version import __version__
 from runcomfy.cli.context import AppContext
 from runcomfy.cli.exit_codes import ExitCode, exit_codes_help
 from runcomfy.cli.output import Output
-from runcomfy.cli.signals import EXIT_INTERRUPTED
+from runcomfy.cli.signals import EXIT_INTERRUPTED, caused_by_interrupt
 
 # Global options: name -> takes a value.
 _GLOBAL_FLAGS: dict[str, bool] = {
@@ -174,7 +174,7 @@ def run_cli(argv: Sequence[str], app: AppContext) -> int:
 def _report(app: AppContext, exc: BaseException) -> int:
     from runcomfy.errors import RunComfyError
 
-    if isinstance(exc, click.Abort):
+    if isinstance(exc, click.Abort) or caused_by_interrupt(exc):
         exc = KeyboardInterrupt()
     if isinstance(exc, RunComfyError | OSError | KeyboardInterrupt):
         return app.output.exception(exc)

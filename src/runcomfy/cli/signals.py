@@ -27,6 +27,22 @@ def _exit_now(_signum: int, _frame: FrameType | None) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised because of, a Ctrl-C or SIGTERM.
+
+    Python wraps an exception raised inside some hooks (a descriptor's ``__set_name__`` while a class is built,
+    often during an import) in a ``RuntimeError``; a Ctrl-C landing there must still read as an interrupt.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def redeliver_lost_interrupts() -> None:
     """An interrupt raised where Python cannot propagate it (a weakref or ``__del__`` callback, often during
     imports) is printed as "Exception ignored ... Traceback ... KeyboardInterrupt" and then lost. Deliver it
