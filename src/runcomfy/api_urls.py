@@ -8,11 +8,13 @@ Owns the rule that the token goes only to the configured origins (docs/security.
 from __future__ import annotations
 
 import urllib.parse
-
-import httpx
+from typing import TYPE_CHECKING
 
 from runcomfy.errors import InvalidInput
 from runcomfy.safe_text import strip_controls
+
+if TYPE_CHECKING:
+    import httpx
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -22,6 +24,8 @@ def origin_key(url: str | httpx.URL) -> str:
 
     A string to compare origins by (which origins may receive the token); the downloads' allow-list has its
     own typed :class:`~runcomfy.downloads.Origin`."""
+    import httpx  # here, not at the top: the status words and URL layout must not pull in an HTTP library
+
     try:
         parsed = httpx.URL(url) if isinstance(url, str) else url
     except (httpx.InvalidURL, TypeError, ValueError):

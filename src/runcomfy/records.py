@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runcomfy.downloads.fetch import SavedFile
+from runcomfy.journal_statuses import SUCCEEDED
 
 if TYPE_CHECKING:
     from runcomfy.downloads.outputs import DownloadReport
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SUCCESS", "RequestRecord"]
 
-SUCCESS = ("completed", "succeeded")
+SUCCESS = tuple(sorted(SUCCEEDED))  # recorded statuses that mean the request succeeded
 
 
 @dataclass

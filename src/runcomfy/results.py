@@ -99,7 +99,9 @@ class CancelOutcome:
         """True when the service says the request is (or will be) cancelled."""
         if self.outcome:
             return self.outcome.lower() == "cancelled"
-        return (self.status or "").lower() in ("cancelled", "canceled")
+        from runcomfy.lifecycle.apis import MODEL_API_STATUSES
+
+        return (self.status or "").lower() in MODEL_API_STATUSES.cancelled
 
     @property
     def not_cancellable(self) -> bool:

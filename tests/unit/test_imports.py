@@ -106,3 +106,10 @@ def test_no_module_imports_another_that_imports_it_back() -> None:
                 elif nxt not in path and len(path) < 12:
                     stack.append((nxt, [*path, nxt]))
     assert not cycles, cycles[:5]
+
+
+def test_the_clis_status_filter_names_are_the_journals_groups() -> None:
+    from runcomfy.cli.requests import STATUS_FILTER_NAMES
+    from runcomfy.journal_statuses import STATUS_FILTERS
+
+    assert tuple(STATUS_FILTERS) == STATUS_FILTER_NAMES

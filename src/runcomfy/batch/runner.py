@@ -50,6 +50,7 @@ from runcomfy.errors import (
     WaitTimeout,
 )
 from runcomfy.journal import BatchItemState, Journal, JournalScope, input_digest
+from runcomfy.journal_statuses import CANCELLED
 from runcomfy.lifecycle.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
 from runcomfy.records import SUCCESS, RequestRecord
 from runcomfy.results import Result, describe_error, raise_for_outcome
@@ -58,9 +59,9 @@ if TYPE_CHECKING:
     from runcomfy.client import Client, RequestHandle
 
 # Lines recorded in these states never ran (nothing was paid): a rerun submits them again.
-NEVER_RAN = ("cancelled", "canceled", "submit_failed")
+NEVER_RAN = (*sorted(CANCELLED), "submit_failed")
 # Lines that ended without a result worth keeping: ``retry_failed`` submits them again.
-RETRYABLE_ENDINGS = ("failed", "cancelled", "canceled", "timed_out")
+RETRYABLE_ENDINGS = ("failed", *sorted(CANCELLED), "timed_out")
 MIN_LINE_DIGITS = 3  # file names start with 007-, 042-, 123-...: they sort by line up to 999 lines and beyond
 
 

@@ -25,6 +25,7 @@ from runcomfy.cli.exit_codes import BatchFailed, classify, hint_for
 from runcomfy.cli.preflight import plural, prepare_batch
 from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
 from runcomfy.errors import InvalidInput
+from runcomfy.journal_statuses import CANCELLED
 
 if TYPE_CHECKING:
     from runcomfy.batch import BatchEvent, BatchInput
@@ -77,7 +78,7 @@ class Tally:
             self.ok += 1
         elif record.status == "not_submitted":
             self.never_sent += 1
-        elif record.status in ("cancelled", "canceled"):
+        elif record.status in CANCELLED:
             self.cancelled += 1
         elif record.status == "interrupted":
             self.stopped += 1

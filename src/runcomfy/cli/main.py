@@ -174,7 +174,7 @@ def run_cli(argv: Sequence[str], app: AppContext) -> int:
 def _report(app: AppContext, exc: BaseException) -> int:
     from runcomfy.errors import RunComfyError
 
-    if isinstance(exc, click.Abort) or caused_by_interrupt(exc):
+    if isinstance(exc, click.Abort) or (not isinstance(exc, RunComfyError) and caused_by_interrupt(exc)):
         exc = KeyboardInterrupt()
     if isinstance(exc, RunComfyError | OSError | KeyboardInterrupt):
         return app.output.exception(exc)

@@ -11,13 +11,24 @@ import click
 from runcomfy.cli.context import app_context
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import Interrupted, JournalError
-from runcomfy.journal_statuses import STATUS_FILTERS
 
 if TYPE_CHECKING:
     from runcomfy.cli.context import AppContext
     from runcomfy.journal import Journal, JournalEntry, JournalScope
 
 REQUEST_ID = click.argument("request_id")
+# The groups of ``runcomfy.journal_statuses.STATUS_FILTERS``, named here so ``--help`` needs no other import.
+STATUS_FILTER_NAMES = (
+    "submitted",
+    "in_queue",
+    "in_progress",
+    "completed",
+    "failed",
+    "cancelled",
+    "timed_out",
+    "interrupted",
+    "download_failed",
+)
 
 
 @click.command("status")
@@ -67,10 +78,7 @@ def cancel_command(request_id: str) -> None:
     outcome = app.require_client().cancel(request_id)
     out = app.output
     record = {"request_id": outcome.request_id, "status": outcome.status, "outcome": outcome.outcome}
-    cancelled = outcome.outcome == "cancelled" or (
-        outcome.outcome is None and outcome.status in ("cancelled", "canceled")
-    )
-    if cancelled:
+    if outcome.cancelled:
         out.progress("ok", f"Cancelled {outcome.request_id} (final status: {outcome.status or 'cancelled'})")
         out.record(record)
     elif outcome.outcome == "not_cancellable":
@@ -174,7 +182,7 @@ def _journal_entry(request_id: str) -> JournalEntry | None:
 @click.option(
     "--status",
     "status_filter",
-    type=click.Choice(list(STATUS_FILTERS), case_sensitive=False),
+    type=click.Choice(list(STATUS_FILTER_NAMES), case_sensitive=False),
     help="Only this status.",
 )
 @click.option("--model", "model_filter", metavar="MODEL_ID", help="Only this model.")
@@ -208,6 +216,8 @@ def list_command(
     if not no_refresh and entries:
         entries = refresh_unfinished(app, entries, scope)
         if status_filter is not None:  # a refreshed row may have left the status asked for
+            from runcomfy.journal_statuses import STATUS_FILTERS
+
             wanted = {s.lower() for s in STATUS_FILTERS[status_filter.lower()]}
             entries = [e for e in entries if e.status.lower() in wanted]
     if app.output.json_mode:

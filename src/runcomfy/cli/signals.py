@@ -39,7 +39,7 @@ def caused_by_interrupt(exc: BaseException) -> bool:
         if isinstance(current, KeyboardInterrupt):
             return True
         seen.add(id(current))
-        current = current.__cause__ or current.__context__
+        current = current.__cause__  # "raised from": the wrapping Python does; a mere context is not a cause
     return False
 
 
