@@ -37,6 +37,7 @@ from runcomfy.lifecycle.waiting import UpdateHook
 from runcomfy.model_catalog import CatalogCalls
 from runcomfy.results import CancelOutcome, Result
 from runcomfy.retry import RecoverHook, RetryHook, RetryPolicy, should_retry_submit
+from runcomfy.serverless import Deployments
 from runcomfy.status import RequestStatus
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ _UNSET: Any = object()
 class Client(CatalogCalls):
     """A RunComfy Model API client.
 
-    ``token``/``model_api_base``/``web_base`` win over the environment (``RUNCOMFY_TOKEN``,
-    ``RUNCOMFY_MODEL_API_BASE``, ``RUNCOMFY_WEB_BASE``), which wins over ``token.json`` and the defaults.
+    ``token`` and the bases win over the environment (``RUNCOMFY_TOKEN``, ``RUNCOMFY_MODEL_API_BASE``,
+    ``RUNCOMFY_WEB_BASE``, ``RUNCOMFY_SERVERLESS_API_BASE``), which wins over ``token.json`` and the defaults.
+    The token is sent to those origins only.
     ``http_timeout_s`` bounds one HTTP call (a whole wait is bounded by ``run(timeout=...)``).
     ``max_retries`` caps tries of a transient failure (``None``: keep trying for ``retry_window_s``).
     ``sleep``/``clock``/``transport`` are the seams for tests; ``trace`` receives masked HTTP trace lines.
@@ -71,6 +73,7 @@ class Client(CatalogCalls):
         *,
         model_api_base: str | None = None,
         web_base: str | None = None,
+        serverless_api_base: str | None = None,
         http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S,
         max_retries: int | None = None,
         retry_window_s: float = 300.0,
@@ -94,6 +97,9 @@ class Client(CatalogCalls):
         env = os.environ if env is None else env
         self.model_api_base = _base(model_api_base, "model_api_base") or config.model_api_base(env)
         self.web_base = _base(web_base, "web_base") or config.web_base(env)
+        self.serverless_api_base = _base(
+            serverless_api_base, "serverless_api_base"
+        ) or config.serverless_api_base(env)
         self.token_warnings: tuple[str, ...] = ()
         if isinstance(token, str):
             token = Token(token, source="argument")
@@ -103,7 +109,7 @@ class Client(CatalogCalls):
         self.token_source = token.source if token else None
         self._http = HttpSession(
             token=token,
-            trusted_origins=(self.model_api_base, self.web_base),
+            trusted_origins=(self.model_api_base, self.web_base, self.serverless_api_base),
             timeout_s=http_timeout_s,
             transport=transport,
             trace=trace,
@@ -349,6 +355,17 @@ class Client(CatalogCalls):
             on_update=on_update,
         )
         return run.run()
+
+    # --- the Serverless API (see runcomfy.serverless) ------------------------------------------------------------
+
+    @property
+    def deployments(self) -> Deployments:
+        """ComfyUI deployments: CRUD, runs (handles with the same lifecycle as Model API requests), the proxy."""
+        return Deployments(self._ctx.replace(base=self.serverless_api_base))
+
+    def balance(self) -> dict[str, Any]:
+        """``GET {serverless_api_base}/balance``: ``{"balance_usd": ..., "currency": ...}``."""
+        return self.deployments.balance()
 
     def whoami(self) -> dict[str, Any]:
         """``GET {web_base}/api/auth/me``: the signed-in user (``id``, ``email``, ``token_type``, ...)."""

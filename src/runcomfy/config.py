@@ -16,10 +16,14 @@ from runcomfy.errors import ConfigError
 
 DEFAULT_MODEL_API_BASE = "https://model-api.runcomfy.net/v1"
 DEFAULT_WEB_BASE = "https://www.runcomfy.com"
+DEFAULT_SERVERLESS_API_BASE = "https://api.runcomfy.net/prod/v2"
+DEFAULT_TRAINER_API_BASE = "https://trainer-api.runcomfy.net/prod/v1"
 
 ENV_TOKEN = "RUNCOMFY_TOKEN"
 ENV_MODEL_API_BASE = "RUNCOMFY_MODEL_API_BASE"
 ENV_WEB_BASE = "RUNCOMFY_WEB_BASE"
+ENV_SERVERLESS_API_BASE = "RUNCOMFY_SERVERLESS_API_BASE"
+ENV_TRAINER_API_BASE = "RUNCOMFY_TRAINER_API_BASE"
 ENV_CONFIG_DIR = "RUNCOMFY_CONFIG_DIR"
 ENV_STATE_DIR = "RUNCOMFY_STATE_DIR"
 ENV_CACHE_DIR = "RUNCOMFY_CACHE_DIR"
@@ -86,6 +90,17 @@ def model_api_base(env: Mapping[str, str] | None = None) -> str:
 def web_base(env: Mapping[str, str] | None = None) -> str:
     """``$RUNCOMFY_WEB_BASE`` (validated, no trailing ``/``) or the default web/auth base."""
     return _base_from_env(ENV_WEB_BASE, DEFAULT_WEB_BASE, env)
+
+
+def serverless_api_base(env: Mapping[str, str] | None = None) -> str:
+    """``$RUNCOMFY_SERVERLESS_API_BASE`` (validated, no trailing ``/``) or the default Serverless API base
+    (deployments and the balance)."""
+    return _base_from_env(ENV_SERVERLESS_API_BASE, DEFAULT_SERVERLESS_API_BASE, env)
+
+
+def trainer_api_base(env: Mapping[str, str] | None = None) -> str:
+    """``$RUNCOMFY_TRAINER_API_BASE`` (validated, no trailing ``/``) or the default Trainer API base."""
+    return _base_from_env(ENV_TRAINER_API_BASE, DEFAULT_TRAINER_API_BASE, env)
 
 
 def _base_from_env(name: str, default: str, env: Mapping[str, str] | None) -> str:

@@ -18,6 +18,8 @@ from runcomfy.status import Cancelled, Failed, RequestStatus
 
 __all__ = ["CancelOutcome", "Result", "raise_for_outcome"]
 
+_FROM_PAYLOAD: Any = object()
+
 
 @dataclass(frozen=True)
 class Result:
@@ -33,11 +35,17 @@ class Result:
 
     @classmethod
     def from_payload(
-        cls, payload: Mapping[str, Any], *, request_id: str, status: RequestStatus | None = None
+        cls,
+        payload: Mapping[str, Any],
+        *,
+        request_id: str,
+        status: RequestStatus | None = None,
+        output: Any = _FROM_PAYLOAD,
     ) -> Result:
         """Read a result reply leniently: a missing or mistyped optional field becomes ``None``.
 
-        ``status`` is the reply's status as its API reads it (default: in the Model API's words).
+        ``status`` is the reply's status as its API reads it (default: in the Model API's words); ``output`` the
+        part of it that holds the files (default: its ``output``; a deployment's is ``outputs``).
         """
         if status is None:
             from runcomfy.lifecycle.apis import parse_model_api_status
@@ -47,7 +55,7 @@ class Result:
         return cls(
             request_id=reported if isinstance(reported, str) and reported else request_id,
             status=status,
-            output=payload.get("output"),
+            output=payload.get("output") if output is _FROM_PAYLOAD else output,
             error=payload.get("error"),
             created_at=_optional_str(payload.get("created_at")),
             finished_at=_optional_str(payload.get("finished_at")),

@@ -15,7 +15,14 @@ from typing import Any
 from runcomfy.api_urls import join_url, quote_request_id
 from runcomfy.status import RequestStatus, StatusVocabulary, parse_status
 
-__all__ = ["MODEL_API", "MODEL_API_STATUSES", "QueueAPI", "parse_model_api_status"]
+__all__ = [
+    "DEPLOYMENT_API",
+    "DEPLOYMENT_STATUSES",
+    "MODEL_API",
+    "MODEL_API_STATUSES",
+    "QueueAPI",
+    "parse_model_api_status",
+]
 
 ACTIONS = ("status", "result", "cancel")
 
@@ -72,3 +79,23 @@ MODEL_API = QueueAPI(name="Model API", request_path="requests/{request_id}", voc
 def parse_model_api_status(payload: Mapping[str, Any] | str | None) -> RequestStatus:
     """A Model API status reply (or a bare status word) as a typed value."""
     return MODEL_API.parse_status(payload)
+
+
+DEPLOYMENT_STATUSES = StatusVocabulary(
+    queued=frozenset({"in_queue", "queued", "pending"}),
+    running=frozenset({"in_progress", "running"}),
+    succeeded=frozenset({"succeeded", "completed"}),
+    failed=frozenset({"failed"}),
+    cancelled=frozenset({"cancelled", "canceled"}),
+)
+"""A deployment request's words (the Serverless API and its webhooks use ``succeeded``; ``completed`` is kept
+as the Model API's word for the same thing)."""
+
+DEPLOYMENT_API = QueueAPI(
+    name="Serverless API",
+    request_path="deployments/{deployment_id}/requests/{request_id}",
+    vocabulary=DEPLOYMENT_STATUSES,
+    output_keys=("outputs", "output"),
+)
+"""Requests of a ComfyUI deployment: ``outputs`` (node id -> channel -> files) for a workflow, ``output`` for
+LoRA inference."""

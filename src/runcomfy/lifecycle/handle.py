@@ -72,7 +72,12 @@ class RequestHandle:
     def result(self, *, retry: bool = True) -> Result:
         """One result call (retried through transient errors); the result may still be non-terminal."""
         payload = self.ctx.get_json(self.result_url, request_id=self.request_id, retry=retry)
-        return Result.from_payload(payload, request_id=self.request_id, status=self.api.parse_status(payload))
+        return Result.from_payload(
+            payload,
+            request_id=self.request_id,
+            status=self.api.parse_status(payload),
+            output=self.api.outputs(payload),
+        )
 
     def cancel(self, *, timeout_s: float | None = None, retry: bool = True) -> CancelOutcome:
         """Ask the service to cancel; ``retry=False`` and a short ``timeout_s`` suit a Ctrl-C handler."""
@@ -124,7 +129,7 @@ class RequestHandle:
             )
             result = fetch_until_settled(
                 lambda: self.result(retry=False),
-                _result_settled,
+                self._result_settled,
                 self.ctx,
                 request_id=self.request_id,
                 deadline=deadline,
@@ -139,14 +144,14 @@ class RequestHandle:
             raise_for_outcome(result, secrets=self.ctx.secrets)
         return result
 
+    def _result_settled(self, result: Result) -> bool:
+        # A result with no status at all but files is taken as settled: the status call already said terminal.
+        has_files = any(key in result.raw for key in self.api.output_keys)
+        return result.status.is_terminal or (not result.status.raw and has_files)
+
     def _cancel_after_timeout(self) -> str:
         try:
             outcome = self.cancel(timeout_s=CANCEL_ON_INTERRUPT_TIMEOUT_S, retry=False)
         except RunComfyError as exc:
             return f"the cancel could not be sent ({exc}); run `runcomfy cancel {self.request_id}`"
         return f"cancel: {outcome.describe()}"
-
-
-def _result_settled(result: Result) -> bool:
-    # A result with no status at all but an output is taken as settled: the status call already said terminal.
-    return result.status.is_terminal or (not result.status.raw and "output" in result.raw)
