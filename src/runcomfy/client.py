@@ -278,8 +278,8 @@ class Client(CatalogCalls):
         """Save every trusted file of a finished result (a :class:`Result` or its ``output`` value) into
         ``output_dir``; the files, saved now or earlier.
 
-        Trusted: ``https`` subdomains of runcomfy.net/.com, and this client's own Model API origin (how an
-        emulator's files are fetched). Untrusted URLs are never fetched; they are logged as a warning on the
+        Trusted: ``https`` subdomains of runcomfy.net/.com, and this client's own Model API and Serverless API
+        origins (how an emulator's files are fetched). Untrusted URLs are never fetched; they are logged as a warning on the
         ``runcomfy.downloads`` logger. ``known_files`` (what an earlier call returned) are not fetched again
         while they are on disk with their sha256. Raises :class:`DownloadError` when a trusted file cannot be
         saved (no partial file is left behind).
@@ -292,7 +292,9 @@ class Client(CatalogCalls):
         report = download_outputs(
             output,
             output_dir,
-            trusted_origins=[origin_of(self.model_api_base)],
+            trusted_origins=list(
+                dict.fromkeys(origin_of(base) for base in (self.model_api_base, self.serverless_api_base))
+            ),
             already_saved=saved_earlier(known_files),
             hidden=self.secrets,
         )

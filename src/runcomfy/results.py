@@ -84,7 +84,8 @@ class Result:
 
 @dataclass(frozen=True)
 class CancelOutcome:
-    """The reply to a cancel: ``outcome`` is ``cancelled`` or ``not_cancellable`` on the Model API."""
+    """The reply to a cancel: ``outcome`` is ``cancelled`` or ``not_cancellable`` on the Model API; the Serverless
+    API answers ``status: cancellation_requested`` (see :attr:`requested`)."""
 
     request_id: str
     status: str | None = None
@@ -115,8 +116,16 @@ class CancelOutcome:
     def not_cancellable(self) -> bool:
         return (self.outcome or "").lower() == "not_cancellable"
 
+    @property
+    def requested(self) -> bool:
+        """True when the service took the cancel but the request may still be running (the Serverless API's
+        ``cancellation_requested``): only a later status says whether it ended ``cancelled``."""
+        return not self.outcome and (self.status or "").lower() == "cancellation_requested"
+
     def describe(self) -> str:
         """``cancelled``, ``not_cancellable (status: in_progress)``, or whatever the service said."""
+        if self.requested:
+            return "cancellation requested; it may still be running"
         word = self.outcome or self.status or "no outcome"
         if self.outcome and self.status and self.status != self.outcome:
             return f"{word} (status: {self.status})"

@@ -35,7 +35,10 @@ from runcomfy.results import CancelOutcome, Result
 from runcomfy.retry import should_retry_submit
 from runcomfy.status import RequestStatus
 
-__all__ = ["HARDWARE_SKUS", "Deployments", "ProxyReply"]
+__all__ = ["DEPLOYMENT_PREFIX", "HARDWARE_SKUS", "Deployments", "ProxyReply", "deployment_of"]
+
+#: How a deployment's requests are named where a model id would stand (the journal, batch keys, records).
+DEPLOYMENT_PREFIX = "deployment/"
 
 HARDWARE_SKUS = (
     "TURING_16",
@@ -216,7 +219,7 @@ class Deployments:
             self.ctx,
             request_id,
             api=DEPLOYMENT_API,
-            model_id=f"deployment/{deployment_id}",
+            model_id=DEPLOYMENT_PREFIX + deployment_id,
             urls=urls,
             scope={"deployment_id": deployment_id},
             raw=raw,
@@ -298,6 +301,13 @@ class Deployments:
             return json_of_reply(reply, self.ctx.secrets)
 
         return self.ctx.retrying(once)
+
+
+def deployment_of(recorded_as: str | None) -> str | None:
+    """The deployment id in a name like ``deployment/<id>``, or None for a model id."""
+    if recorded_as and recorded_as.startswith(DEPLOYMENT_PREFIX):
+        return recorded_as[len(DEPLOYMENT_PREFIX) :] or None
+    return None
 
 
 def _includes(payload: bool, readme: bool) -> list[tuple[str, str]]:

@@ -35,7 +35,15 @@ from runcomfy.errors import InputFileNotFound, InvalidInput
 from runcomfy.json_limits import loads_bounded
 from runcomfy.safe_text import strip_controls
 
-__all__ = ["MAX_INLINE_FILE_BYTES", "data_uri", "merge_input", "parse_assignments", "sniff_mime"]
+__all__ = [
+    "MAX_INLINE_FILE_BYTES",
+    "convert_text",
+    "data_uri",
+    "merge_input",
+    "parse_assignments",
+    "parse_json_text",
+    "sniff_mime",
+]
 
 MAX_INLINE_FILE_BYTES = 10 * 1024 * 1024
 STDIN_MARKER = "-"
@@ -176,6 +184,25 @@ def _parse_json(key: str, text: str) -> Any:
         return loads_bounded(text)
     except ValueError as exc:
         raise InvalidInput(f"{_shown(key + ':=' + text)}: not valid JSON ({_shown(str(exc))})") from None
+
+
+def convert_text(shown: str, value: str, prop: Any) -> Any:
+    """``value`` converted to the type the property schema ``prop`` declares (``None``: kept as text).
+
+    Raises :class:`InvalidInput` naming ``shown`` (the argument as the user wrote it) when it does not fit.
+    """
+    try:
+        return _convert(value, prop)
+    except _ConversionError as exc:
+        raise InvalidInput(f"{_shown(shown)}: {exc}") from None
+
+
+def parse_json_text(shown: str, text: str) -> Any:
+    """The JSON value of a ``:=`` argument; :class:`InvalidInput` naming ``shown`` when it is not JSON."""
+    try:
+        return loads_bounded(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{_shown(shown)}: not valid JSON ({_shown(str(exc))})") from None
 
 
 def _convert_arg(key: str, value: str, prop: Any) -> Any:

@@ -215,11 +215,11 @@ def test_files_written_by_a_run_hold_no_canary(cli: CLI) -> None:
 
 INJECT_BUG = """
 import os, sys
-import runcomfy.client
-def broken_status(self, request_id, **kwargs):
+import runcomfy.lifecycle.handle
+def broken_status(self, **kwargs):
     raise RuntimeError("internal state: token=" + os.environ["RUNCOMFY_TOKEN"] + " header=Bearer "
                        + os.environ["RUNCOMFY_TOKEN"])
-runcomfy.client.Client.status = broken_status
+runcomfy.lifecycle.handle.RequestHandle.status = broken_status
 from runcomfy.cli.main import main
 sys.argv[0] = "runcomfy"
 main()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from emulator_harness import Emulator, started_emulator
+from serverless_harness import Serverless
 
 
 @pytest.fixture
@@ -17,3 +18,8 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     marker = request.node.get_closest_marker("emulator_config")
     with started_emulator(**(marker.kwargs if marker else {})) as emu:
         yield emu
+
+
+@pytest.fixture
+def serverless(emulator: Emulator) -> Serverless:
+    return Serverless(emulator)

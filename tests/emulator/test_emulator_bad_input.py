@@ -165,13 +165,25 @@ def test_config_refuses_an_overflowing_duration_whole(emulator: Emulator) -> Non
 @pytest.mark.emulator_config(workers=3, durations={SLOW: 7}, device_expires_s=120, device_poll_interval_s=5)
 def test_reset_restores_the_settings_the_emulator_was_started_with(emulator: Emulator) -> None:
     started = emulator.control("GET", "config").json()
-    assert started == {
-        "workers": 3,
-        "durations": {SLOW: 7.0},
-        "device_expires_s": 120,
-        "device_poll_interval_s": 5,
+    assert (
+        started
+        | {
+            "workers": 3,
+            "durations": {SLOW: 7.0},
+            "device_expires_s": 120,
+            "device_poll_interval_s": 5,
+        }
+        == started
+    )
+    changed = {
+        "workers": 1,
+        "durations": {"*": 0},
+        "device_expires_s": 1,
+        "device_poll_interval_s": 0,
+        "cold_start_s": 9,
+        "deployment_run_s": None,
+        "webhook_duplicate": True,
     }
-    changed = {"workers": 1, "durations": {"*": 0}, "device_expires_s": 1, "device_poll_interval_s": 0}
     assert emulator.control("POST", "config", changed).status_code == 200
 
     assert emulator.control("POST", "reset").status_code == 200

@@ -18,7 +18,7 @@ RUNCOMFY = shutil.which("runcomfy") or os.path.join(os.path.dirname(sys.executab
 
 def read_exports(process: subprocess.Popen[str]) -> dict[str, str]:
     assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(3)]
+    lines = [process.stdout.readline().strip() for _ in range(4)]
     return dict(line.removeprefix("export ").split("=", 1) for line in lines)
 
 
@@ -28,10 +28,21 @@ def test_emulator_prints_exports_serves_and_stops_on_ctrl_c(tmp_path) -> None:
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
         try:
             exports = read_exports(process)
-            assert set(exports) == {"RUNCOMFY_MODEL_API_BASE", "RUNCOMFY_WEB_BASE", "RUNCOMFY_TOKEN"}
+            assert list(exports) == [
+                "RUNCOMFY_MODEL_API_BASE",
+                "RUNCOMFY_WEB_BASE",
+                "RUNCOMFY_TOKEN",
+                "RUNCOMFY_SERVERLESS_API_BASE",
+            ]
             assert exports["RUNCOMFY_TOKEN"] == "tok-cmd"
             base = exports["RUNCOMFY_MODEL_API_BASE"]
             assert base.startswith("http://127.0.0.1:") and base.endswith("/v1")
+            assert exports["RUNCOMFY_SERVERLESS_API_BASE"] == base.removesuffix("/v1") + "/prod/v2"
+            balance = httpx.get(
+                f"{exports['RUNCOMFY_SERVERLESS_API_BASE']}/balance",
+                headers={"Authorization": "Bearer tok-cmd"},
+            )
+            assert balance.json() == {"balance_usd": 100.0, "currency": "USD"}
             response = httpx.post(
                 f"{base}/models/runcomfy/emulator/echo",
                 json={"a": 1},
@@ -69,6 +80,8 @@ def test_emulator_help_version_and_bad_flags() -> None:
     assert help_text.returncode == 0 and "--workers" in help_text.stdout and "Examples" in help_text.stdout
     version = subprocess.run([RUNCOMFY, "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("runcomfy ")
+    for option in ("--balance", "--cold-start", "--deployment-duration", "--allow-webhook-hosts"):
+        assert option in help_text.stdout
     bad = subprocess.run([RUNCOMFY, "emulator", "--duration", "oops"], capture_output=True, text=True)
     assert bad.returncode == 64 and "MODEL=SECONDS" in bad.stderr
     unknown = subprocess.run([RUNCOMFY, "no-such-command"], capture_output=True, text=True)
@@ -100,6 +113,7 @@ def test_json_mode_prints_the_settings_as_one_document() -> None:
             assert process.stdout is not None
             settings = json.loads(process.stdout.readline())
             assert settings["RUNCOMFY_TOKEN"] == "tok-json"
+            assert settings["RUNCOMFY_SERVERLESS_API_BASE"] == settings["RUNCOMFY_WEB_BASE"] + "/prod/v2"
             me = httpx.get(
                 f"{settings['RUNCOMFY_WEB_BASE']}/api/auth/me", headers={"Authorization": "Bearer tok-json"}
             )

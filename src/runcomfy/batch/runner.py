@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from runcomfy.batch.inputs import BatchInput
 from runcomfy.batch.ledger import BatchLedger
 from runcomfy.batch.limiter import RateGate
+from runcomfy.batch.targets import BatchTarget, ModelTarget
 from runcomfy.downloads import (
     Origin,
     SavedFile,
@@ -98,7 +99,7 @@ class BatchRun:
     def __init__(
         self,
         client: Client,
-        model_id: str,
+        target: str | BatchTarget,
         inputs: Sequence[BatchInput],
         *,
         concurrency: int = 4,
@@ -112,20 +113,23 @@ class BatchRun:
         on_update: Callable[[BatchEvent], None] | None = None,
         scope: JournalScope | None = None,
     ) -> None:
-        self.model_id, self.inputs = model_id, list(inputs)
+        self.target: BatchTarget = ModelTarget(target) if isinstance(target, str) else target
+        self.model_id, self.inputs = self.target.name, list(inputs)
         self.concurrency = max(1, concurrency)
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.poll_interval_s, self.timeout = poll_interval_s, timeout
         self.retry_failed = retry_failed
-        if trusted_origins is None:  # like Client.download: the client's own origin (an emulator's files)
-            trusted_origins = (origin_of(client.model_api_base),)
+        if trusted_origins is None:  # like Client.download: the client's own origins (an emulator's files)
+            trusted_origins = tuple(
+                dict.fromkeys(origin_of(base) for base in (client.model_api_base, client.serverless_api_base))
+            )
         self.trusted_origins = tuple(trusted_origins)
         self.on_update = on_update or (lambda _event: None)
         if scope is None and journal is not None:
             scope = journal.scope_for(client)
         self.ledger = BatchLedger(
             journal,
-            model_id=model_id,
+            model_id=self.model_id,
             output_dir=self.output_dir,
             scope=scope,
             secrets=client.secrets,
@@ -277,7 +281,7 @@ class BatchRun:
         if previous is not None and previous.status == "failed":
             return self._recorded_failure(item, previous)
         if previous is not None and previous.request_id:
-            handle = self.client.handle(previous.request_id)
+            handle = self.target.handle(self.client, previous.request_id)
             self._track(item.line, handle, digest)
             self.on_update(BatchEvent("resumed", item.line, handle.request_id))
             return self._finish(item, handle, digest, resumed=True)
@@ -286,7 +290,7 @@ class BatchRun:
         ambiguous = previous is not None and previous.status == "submitting"
         self.ledger.save_line(item.line, None, "submitting", digest)
         try:
-            handle = self.client.submit(self.model_id, item.input)
+            handle = self.target.submit(self.client, item.input)
         except RunComfyError as exc:
             self.ledger.save_line(item.line, None, "submit_failed", digest)
             return RequestRecord(

@@ -28,7 +28,7 @@ from runcomfy.errors import InvalidInput
 from runcomfy.journal_statuses import CANCELLED
 
 if TYPE_CHECKING:
-    from runcomfy.batch import BatchEvent, BatchInput
+    from runcomfy.batch import BatchEvent, BatchInput, BatchTarget
     from runcomfy.records import RequestRecord
 
 
@@ -141,12 +141,43 @@ def run_batch(
     validate: bool = True,
     retry_failed: bool = False,
 ) -> None:
-    """Run the batch and present it; raise :class:`BatchFailed` unless every item succeeded."""
+    """Run a model's batch (every line checked against its schema first) and present it; raise
+    :class:`BatchFailed` unless every item succeeded."""
+    client = app.require_client()
+    inputs = prepare_batch(app, client, model, inputs, assignments, validate=validate)
+    execute_batch(
+        app,
+        model,
+        inputs,
+        concurrency=concurrency,
+        restart=restart,
+        output_dir=output_dir,
+        download=download,
+        poll_secs=poll_secs,
+        timeout=timeout,
+        retry_failed=retry_failed,
+    )
+
+
+def execute_batch(
+    app: AppContext,
+    target: str | BatchTarget,
+    inputs: list[BatchInput],
+    *,
+    concurrency: int,
+    restart: bool,
+    output_dir: Path,
+    download: bool,
+    poll_secs: int,
+    timeout: float | None,
+    retry_failed: bool = False,
+) -> None:
+    """Run checked inputs against a model id or a :class:`~runcomfy.batch.targets.BatchTarget` and present the
+    batch; raise :class:`BatchFailed` unless every item succeeded."""
     from runcomfy.batch.runner import BatchInterrupted, BatchRun
 
     out = app.output
     client = app.require_client()
-    inputs = prepare_batch(app, client, model, inputs, assignments, validate=validate)
     if download:
         from runcomfy.downloads import check_output_directory
 
@@ -155,7 +186,7 @@ def run_batch(
     show, finish_display = _display(app, tally)
     run = BatchRun(
         client,
-        model,
+        target,
         inputs,
         concurrency=concurrency,
         output_dir=output_dir if download else None,
@@ -168,7 +199,9 @@ def run_batch(
         on_update=show,
         scope=app.journal_scope(),
     )
-    out.progress("batch", f"{len(inputs)} item(s) of {model}, {concurrency} at a time, files to {output_dir}")
+    out.progress(
+        "batch", f"{len(inputs)} item(s) of {run.model_id}, {concurrency} at a time, files to {output_dir}"
+    )
     try:
         with interrupts_raise():
             records = run.run(while_cancelling=exit_on_second_interrupt)

@@ -164,16 +164,22 @@ class AppContext:
     cache_namespace = service_name
 
     def trusted_origins(self) -> list[Origin]:
-        """Download origins trusted beyond RunComfy's hosts: the configured Model API base's own origin."""
+        """Download origins trusted beyond RunComfy's hosts: the configured API bases' own origins (the Model
+        API's and the Serverless API's; an emulator or a private gateway serves its files from there)."""
         from runcomfy.downloads import origin_of
 
-        base = self.env.get(config.ENV_MODEL_API_BASE, "").strip()
-        if not base:
-            return []
-        try:
-            return [origin_of(config.normalize_base_url(base))]
-        except ValueError:
-            return []
+        origins: list[Origin] = []
+        for name in (config.ENV_MODEL_API_BASE, config.ENV_SERVERLESS_API_BASE):
+            base = self.env.get(name, "").strip()
+            if not base:
+                continue
+            try:
+                origin = origin_of(config.normalize_base_url(base))
+            except ValueError:
+                continue
+            if origin not in origins:
+                origins.append(origin)
+        return origins
 
     def close(self) -> None:
         """Close the client and stop the embedded emulator."""

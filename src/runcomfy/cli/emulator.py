@@ -108,6 +108,36 @@ def _parse_allowed_host(
     metavar="HOST:PORT",
     help="Also answer requests addressed to HOST:PORT (a forwarded or published port; repeatable).",
 )
+@click.option(
+    "--balance",
+    "balance_usd",
+    default=100.0,
+    show_default=True,
+    type=click.FloatRange(0, 1e9),
+    metavar="USD",
+    help="Balance every account starts with, in US dollars.",
+)
+@click.option(
+    "--cold-start",
+    "cold_start_s",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(0, 86400),
+    metavar="SECONDS",
+    help="Boot time of a deployment instance.",
+)
+@click.option(
+    "--deployment-duration",
+    "deployment_run_s",
+    type=click.FloatRange(0, 86400),
+    metavar="SECONDS",
+    help="Run time of every deployment request (default: each workflow's own).",
+)
+@click.option(
+    "--allow-webhook-hosts",
+    is_flag=True,
+    help="Deliver webhooks to any host (by default only to loopback addresses).",
+)
 @click.option("--access-log", is_flag=True, help="Log every HTTP request on stderr.")
 def emulator_command(
     host: str,
@@ -119,9 +149,13 @@ def emulator_command(
     device_expires: int,
     poll_interval: int,
     allowed_hosts: list[tuple[str, int]],
+    balance_usd: float,
+    cold_start_s: float,
+    deployment_run_s: float | None,
+    allow_webhook_hosts: bool,
     access_log: bool,
 ) -> None:
-    """Run a local emulator of the RunComfy service (web login + Model API).
+    """Run a local emulator of the RunComfy service (web login, Model API, Serverless API, balance).
 
     Prints the `export` lines that point the CLI (or your own scripts) at it, then serves until Ctrl-C.
     Its control plane under /_emulator/ resets state and injects faults (see the README).
@@ -132,6 +166,7 @@ def emulator_command(
       runcomfy emulator --port 0 --token my-test-token --duration '*=0'
       runcomfy emulator --port 0 > emulator.env &   # in scripts: then `. ./emulator.env`
       runcomfy emulator --host 0.0.0.0 --allow-host localhost:9000   # published as port 9000
+      runcomfy emulator --cold-start 0 --deployment-duration 1 --balance 5
     """
     try:
         from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state, tokens_from_env
@@ -149,6 +184,10 @@ def emulator_command(
         durations=durations,
         device_expires_s=device_expires,
         device_poll_interval_s=poll_interval,
+        cold_start_s=cold_start_s,
+        deployment_run_s=deployment_run_s,
+        balance_usd=balance_usd,
+        allow_webhook_hosts=allow_webhook_hosts,
     )
     try:
         server = EmulatorServer(
@@ -167,6 +206,7 @@ def emulator_command(
         "RUNCOMFY_MODEL_API_BASE": server.model_api_base,
         "RUNCOMFY_WEB_BASE": server.origin,
         "RUNCOMFY_TOKEN": all_tokens[0],
+        "RUNCOMFY_SERVERLESS_API_BASE": server.serverless_api_base,
     }
     if out.json_mode:
         out.data(exports)  # one JSON document for scripts that prefer it to the export lines
@@ -178,4 +218,6 @@ def emulator_command(
         out.always(
             "warning: the control plane /_emulator/ has no authentication and is reachable from the network"
         )
+    if allow_webhook_hosts:
+        out.always("warning: webhooks will be delivered to any host the requests name, not only loopback")
     server.serve_forever()

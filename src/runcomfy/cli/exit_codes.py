@@ -27,6 +27,9 @@ Decisions worth knowing:
   ``runcomfy login`` replaces it.
 * ``LoginError`` without a more specific type (the flow ended without a token) exits 77 with the other
   authentication failures.
+* A destructive command (``deployments delete``) that cannot ask its question (stdin or stderr is not a
+  terminal) and has no ``--yes`` exits **64** (``ConfirmationRequired``), like the official CLI; an answer
+  other than yes exits **1** (``ConfirmationDeclined``). Neither sends anything.
 * Hints: an error raised where its cause is known carries its own ``hint``, which wins. The table's hint is the
   fallback for a type; the input-data rows (65, 66) have none, because their messages already name the field,
   the file or the id to fix, and a generic "check the input" beside them only misleads.
@@ -105,12 +108,23 @@ class BatchFailed(errors.RunComfyError):
         self.exit_code = exit_code
 
 
+class ConfirmationRequired(errors.RunComfyError):
+    """A destructive command was run where no one can answer its question (stdin or stderr is not a terminal)
+    and without ``--yes``: refused as a usage error (64), like the official CLI, rather than going ahead."""
+
+
+class ConfirmationDeclined(errors.RunComfyError):
+    """The user answered anything but yes to a destructive command's question: nothing was done (exit 1)."""
+
+
 #: First match wins, so every subclass comes before its base class (a test checks no rule is shadowed).
 EXIT_RULES: tuple[ExitRule, ...] = (
     ExitRule(KeyboardInterrupt, ExitCode.INTERRUPTED, None),
     ExitRule(errors.Interrupted, ExitCode.INTERRUPTED, None),
     ExitRule(click.exceptions.Abort, ExitCode.INTERRUPTED, None),
     ExitRule(click.UsageError, ExitCode.USAGE, "see `runcomfy --help`"),
+    ExitRule(ConfirmationRequired, ExitCode.USAGE, "pass --yes to go ahead without a question"),
+    ExitRule(ConfirmationDeclined, ExitCode.FAILURE, None),
     # Input: the message names the file, field or id; no generic hint.
     ExitRule(errors.InputFileNotFound, ExitCode.NOINPUT, None),
     ExitRule(errors.InvalidInput, ExitCode.DATAERR, None),
@@ -218,6 +232,16 @@ def classify(exc: BaseException) -> int:
     return int(rule_for(exc).code)
 
 
+_RESUME_ATTRIBUTE = "runcomfy_resume_command"
+
+
+def set_resume_command(exc: BaseException, command: str) -> None:
+    """Say which command fetches the request ``exc`` is about, when it is not ``runcomfy result ID`` (a
+    deployment request is fetched with ``runcomfy deployments result DEPLOYMENT ID``)."""
+    if getattr(exc, "request_id", None):
+        setattr(exc, _RESUME_ATTRIBUTE, command)
+
+
 def hint_for(exc: BaseException) -> str | None:
     """A short next step for the user: the error's own hint, else its type's; with the resume command when a
     request id is known and the request may still be fetched."""
@@ -226,9 +250,10 @@ def hint_for(exc: BaseException) -> str | None:
     hint = own if own is not None else rule.hint
     request_id = getattr(exc, "request_id", None) if isinstance(exc, errors.RunComfyError) else None
     if rule.resumable and request_id:
-        resume = f"resume with `runcomfy result {request_id}`"
-        if hint and f"runcomfy result {request_id}" in hint:
+        command = getattr(exc, _RESUME_ATTRIBUTE, None) or f"runcomfy result {request_id}"
+        if hint and command in hint:
             return hint
+        resume = f"resume with `{command}`"
         return f"{hint}; {resume}" if hint else resume
     return hint
 

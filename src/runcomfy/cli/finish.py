@@ -94,11 +94,13 @@ def finish(
     download: bool,
     emit: str,
     known_files: Sequence[Mapping[str, Any]] = (),
+    resume_command: str | None = None,
 ) -> None:
     """Present a result; raise for a failed, cancelled or unfinished request or for files that could not be saved.
 
     ``emit`` is ``output`` (the output value, as the official ``run``), ``server`` (the service's whole record,
-    as the official ``result``) or ``record`` (the server's record with the saved files).
+    as the official ``result``) or ``record`` (the server's record with the saved files). ``resume_command``
+    fetches the request later (default ``runcomfy result ID``).
     """
     out = app.output
     status = result.status
@@ -111,7 +113,7 @@ def finish(
         raise WaitTimeout(
             f"request {result.request_id} is not finished yet (status: {status.describe()})",
             request_id=result.request_id,
-            hint=f"fetch it again later with `runcomfy result {result.request_id}`",
+            hint=f"fetch it again later with `{resume_command or f'runcomfy result {result.request_id}'}`",
         )
     if not status.is_success:
         _journal_update(app, result.request_id, status=status.name, error=result.error)

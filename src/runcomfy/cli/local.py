@@ -26,6 +26,9 @@ LOCAL_TOKEN = "runcomfy-local-emulator"
 LOCAL_DB_NAME = "local-emulator.db"
 # Short but visible run times, so a local run shows queue and progress lines without a long wait.
 LOCAL_DURATIONS = {"runcomfy/emulator/echo": 0.0, "runcomfy/emulator/fail": 0.5}
+LOCAL_COLD_START_S = (
+    0.5  # a deployment's instance boots quickly on the embedded emulator: it runs in real time
+)
 MISSING_EXTRA = "--local needs the emulator extra: pip install 'runcomfy[emulator]'"
 
 
@@ -37,6 +40,7 @@ class LocalService:
     web_base: str
     token: str
     db_path: Path
+    serverless_api_base: str = ""
 
 
 def local_environment(env: Mapping[str, str], service: LocalService) -> dict[str, str]:
@@ -44,6 +48,8 @@ def local_environment(env: Mapping[str, str], service: LocalService) -> dict[str
     local = {k: v for k, v in env.items() if k != config.ENV_TOKEN}
     local[config.ENV_MODEL_API_BASE] = service.model_api_base
     local[config.ENV_WEB_BASE] = service.web_base
+    if service.serverless_api_base:
+        local[config.ENV_SERVERLESS_API_BASE] = service.serverless_api_base
     local[config.ENV_CONFIG_DIR] = str(config.state_dir(env) / "local-config")
     local[config.ENV_STATE_DIR] = str(config.state_dir(env) / "local")  # its own journal
     if not (Path(local[config.ENV_CONFIG_DIR]) / "token.json").exists():
@@ -64,9 +70,18 @@ def embedded_emulator(env: Mapping[str, str]) -> Iterator[LocalService]:
     except ImportError:
         raise ConfigError(MISSING_EXTRA) from None
     db_path = local_db_path(env)
-    settings = EmulatorConfig(port=0, tokens=[LOCAL_TOKEN], db=db_path, durations=dict(LOCAL_DURATIONS))
+    settings = EmulatorConfig(
+        port=0,
+        tokens=[LOCAL_TOKEN],
+        db=db_path,
+        durations=dict(LOCAL_DURATIONS),
+        cold_start_s=LOCAL_COLD_START_S,
+        seed_example_deployment=True,
+    )
     server = EmulatorServer(build_state(settings), port=0).start()
     try:
-        yield LocalService(server.model_api_base, server.origin, LOCAL_TOKEN, db_path)
+        yield LocalService(
+            server.model_api_base, server.origin, LOCAL_TOKEN, db_path, f"{server.origin}/prod/v2"
+        )
     finally:
         server.stop()

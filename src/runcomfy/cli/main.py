@@ -84,6 +84,9 @@ ENVIRONMENT:
   RUNCOMFY_TOKEN           API token; wins over the token file
   RUNCOMFY_WEB_BASE        web/auth base (default https://www.runcomfy.com)
   RUNCOMFY_MODEL_API_BASE  Model API base (default https://model-api.runcomfy.net/v1)
+  RUNCOMFY_SERVERLESS_API_BASE
+                           Serverless API base: deployments, balance
+                           (default https://api.runcomfy.net/prod/v2)
   RUNCOMFY_CONFIG_DIR      config dir (else $XDG_CONFIG_HOME/runcomfy, else ~/.config/runcomfy)
   XDG_CONFIG_HOME          see RUNCOMFY_CONFIG_DIR
   RUNCOMFY_STATE_DIR       request journal and --local state (else $XDG_STATE_HOME/runcomfy)
@@ -120,8 +123,11 @@ def cli(app: AppContext, output_mode: str, quiet: bool, verbose: int, local: boo
 
 
 def _register_commands() -> None:
+    from runcomfy.cli import deployment_requests
     from runcomfy.cli.auth import login_command, logout_command, whoami_command
+    from runcomfy.cli.balance import balance_command
     from runcomfy.cli.completion import completion_command
+    from runcomfy.cli.deployments import deployments_group
     from runcomfy.cli.emulator import emulator_command
     from runcomfy.cli.models import models_group
     from runcomfy.cli.requests import cancel_command, requests_group, result_command, status_command
@@ -138,9 +144,18 @@ def _register_commands() -> None:
         requests_group,
         completion_command,
         models_group,
+        deployments_group,
+        balance_command,
         emulator_command,
     ):
         cli.add_command(command)
+    for command in (
+        deployment_requests.run_command,
+        deployment_requests.status_command,
+        deployment_requests.result_command,
+        deployment_requests.cancel_command,
+    ):
+        deployments_group.add_command(command)
 
 
 _register_commands()

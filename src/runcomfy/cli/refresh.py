@@ -3,6 +3,7 @@
 A request submitted with ``--no-wait`` (or left by an interrupted run) stays ``submitted`` in the journal until
 someone asks the service again; a list that kept saying ``submitted`` for a request that finished an hour ago
 would mislead. So each such row of the current identity gets one status call, and what is learnt is recorded.
+Rows of deployment requests (recorded as ``deployment/<id>``) are asked on the Serverless API.
 
 Bounded so that a list is never slow: at most :data:`MAX_REFRESHED` rows, :data:`CONCURRENCY` calls at a time,
 each with a short timeout and no retries, and no new call after :data:`BUDGET_S` seconds. A row that could not be
@@ -21,7 +22,9 @@ from runcomfy.journal_statuses import FINAL_STATUSES
 
 if TYPE_CHECKING:
     from runcomfy.cli.context import AppContext
+    from runcomfy.client import Client
     from runcomfy.journal import JournalEntry, JournalScope
+    from runcomfy.lifecycle.handle import RequestHandle
     from runcomfy.status import RequestStatus
 
 MAX_REFRESHED = 50
@@ -48,7 +51,9 @@ def refresh_unfinished(
         if time.monotonic() > give_up:
             return None
         try:
-            return client.status(entry.request_id, retry=False, timeout_s=CALL_TIMEOUT_S)
+            return handle_for(client, entry.request_id, entry.model_id).status(
+                retry=False, timeout_s=CALL_TIMEOUT_S
+            )
         except RunComfyError:
             return None
 
@@ -67,3 +72,14 @@ def refresh_unfinished(
     if missed:
         app.output.verbose(f"could not refresh {missed} unfinished request(s); shown as last recorded")
     return [refreshed.get(entry.request_id, entry) for entry in entries]
+
+
+def handle_for(client: Client, request_id: str, recorded_as: str | None) -> RequestHandle:
+    """A handle on a journaled request, on the API it was submitted to: a row recorded as
+    ``deployment/<id>`` is a deployment's request (Serverless API), any other a model's."""
+    from runcomfy.serverless import deployment_of
+
+    deployment_id = deployment_of(recorded_as)
+    if deployment_id is not None:
+        return client.deployments.handle(deployment_id, request_id)
+    return client.handle(request_id)

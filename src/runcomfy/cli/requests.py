@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runcomfy.cli.context import app_context
+from runcomfy.cli.refresh import handle_for
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import Interrupted, JournalError
 
 if TYPE_CHECKING:
     from runcomfy.cli.context import AppContext
     from runcomfy.journal import Journal, JournalEntry, JournalScope
+    from runcomfy.lifecycle.handle import RequestHandle
 
 REQUEST_ID = click.argument("request_id")
 # The groups of ``runcomfy.journal_statuses.STATUS_FILTERS``, named here so ``--help`` needs no other import.
@@ -42,7 +44,7 @@ def status_command(request_id: str) -> None:
       runcomfy --output json status 3f1c...-9a2e | jq -r .status
     """
     app = app_context()
-    status = app.require_client().status(request_id)
+    status = _handle(app, request_id).status()
     payload = status.payload
     record = {
         "request_id": payload.get("request_id", request_id),
@@ -75,7 +77,7 @@ def cancel_command(request_id: str) -> None:
       runcomfy --output json cancel 3f1c...-9a2e
     """
     app = app_context()
-    outcome = app.require_client().cancel(request_id)
+    outcome = _handle(app, request_id).cancel()
     out = app.output
     record = {"request_id": outcome.request_id, "status": outcome.status, "outcome": outcome.outcome}
     if outcome.cancelled:
@@ -132,13 +134,13 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool, e
 
     app = app_context()
     client = app.require_client()
-    entry = _journal_entry(request_id)
+    entry = journal_entry(request_id)
     directory = (
         Path(output_dir) if output_dir else Path(entry.output_dir if entry and entry.output_dir else ".")
     )
-    with interrupts_raise(), _exclusive(app, request_id):
+    with interrupts_raise(), exclusive(app, request_id):
         try:
-            result = client.result(request_id)
+            result = handle_for(client, request_id, entry.model_id if entry else None).result()
             if not no_download and result.status.is_success:
                 from runcomfy.downloads import check_output_directory
 
@@ -156,7 +158,14 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool, e
             raise Interrupted("interrupted; no partial files were left", request_id=request_id) from None
 
 
-def _exclusive(app: AppContext, request_id: str) -> contextlib.AbstractContextManager[None]:
+def _handle(app: AppContext, request_id: str) -> RequestHandle:
+    """A handle on the request: a deployment's when the journal recorded it as one, else a model's."""
+    client = app.require_client()
+    entry = journal_entry(request_id, quiet=True)
+    return handle_for(client, request_id, entry.model_id if entry else None)
+
+
+def exclusive(app: AppContext, request_id: str) -> contextlib.AbstractContextManager[None]:
     """Hold the request's lock while its files are fetched, so two processes never both download them."""
     try:
         return app.journal().locks.hold(f"request:{request_id}", what=f"request {request_id}")
@@ -164,13 +173,15 @@ def _exclusive(app: AppContext, request_id: str) -> contextlib.AbstractContextMa
         return contextlib.nullcontext()
 
 
-def _journal_entry(request_id: str) -> JournalEntry | None:
+def journal_entry(request_id: str, *, quiet: bool = False) -> JournalEntry | None:
     """What the journal knows of a request (its output directory, model and saved files), if this identity and
     API base recorded it: another token's record is never trusted."""
     app = app_context()
     try:
         return app.journal().get(request_id, scope=app.journal_scope())
     except JournalError as exc:  # a broken journal must not stand between the user and a paid result
+        if quiet:
+            return None
         app.output.warning(f"could not read the journal ({exc}); saving files to the current directory")
         return None
 

@@ -6,30 +6,26 @@ The request id is written to the journal before polling starts, and every way ou
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from runcomfy.cli.context import AppContext, app_context
+from runcomfy.cli.follow import ResumeCommands, follow, record_submitted
 from runcomfy.cli.inputs import check_model_id, read_input
-from runcomfy.cli.live import WaitSpinner
 from runcomfy.cli.preflight import prepare_input
-from runcomfy.cli.signals import exit_on_second_interrupt, interrupts_raise
+from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import (
     APIStatusError,
     BadRequestError,
     Interrupted,
     NotFoundError,
-    RunComfyError,
     UnprocessableEntityError,
-    WaitTimeout,
 )
 
 if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, to keep --help fast
-    from runcomfy.client import Client, RequestHandle
-    from runcomfy.status import RequestStatus
+    from runcomfy.client import Client
 
 
 @click.command("run")
@@ -121,8 +117,6 @@ def run_command(
       runcomfy run blackforestlabs/flux-1-kontext/pro/edit prompt="add a red hat" image_url=@photo.png seed=7
       runcomfy run openai/gpt-image-2/text-to-image prompt="a fox" num_images:=2
     """
-    from runcomfy.cli.finish import finish
-
     if inline_input is not None and input_file is not None:
         raise click.UsageError("--input and --input-file cannot be used together")
     reads_stdin = [a for a in assignments if a.partition("=")[2] == "@-"]
@@ -162,7 +156,7 @@ def run_command(
 
         check_output_directory(output_dir)  # before paying for a request whose files could not be saved
     out.progress("submit", f"Submitting request to {model}")
-    with interrupts_raise(), contextlib.ExitStack() as held:
+    with interrupts_raise():
         try:
             handle = client.submit(model, body)
         except KeyboardInterrupt:
@@ -172,39 +166,22 @@ def run_command(
             ) from None
         except (BadRequestError, NotFoundError, UnprocessableEntityError) as exc:
             raise _explain_rejection(app, client, model, exc) from None
-        _record(app, handle, model, body, Path(output_dir))
+        record_submitted(app, handle, model, body, Path(output_dir))
         out.detail(f"request_id: {handle.request_id}")
         if no_wait:
             out.data({"request_id": handle.request_id, "wait": False})
             return
-        app.announce_retries = True
-        _claim(app, held, handle.request_id)
-        try:
-            out.progress("poll", f"Polling status (every {poll_secs}s)...")
-            with WaitSpinner(out, "submitted") as spinner:
-                result = handle.wait(
-                    timeout=timeout,
-                    on_update=lambda s: _show_status(app, spinner, s),
-                    poll_interval_s=poll_secs,
-                    cancel_on_timeout=True,
-                    raise_on_failure=False,
-                )
-            finish(
-                app, result, model_id=model, output_dir=Path(output_dir), download=not no_download, emit=emit
-            )
-        except KeyboardInterrupt:
-            _cancel_after_interrupt(app, handle)
-        except WaitTimeout:
-            with contextlib.suppress(OSError, RunComfyError):  # the journal must never change the exit code
-                app.journal().update(handle.request_id, status="timed_out")
-            raise
-
-
-def _claim(app: AppContext, held: contextlib.ExitStack, request_id: str) -> None:
-    """Hold the request's lock while this command waits and downloads, so a ``runcomfy result`` of the same id
-    in another process does not fetch its files at the same time (a journal problem only skips the lock)."""
-    with contextlib.suppress(OSError, RunComfyError):
-        held.enter_context(app.journal().locks.hold(f"request:{request_id}", what=f"request {request_id}"))
+        follow(
+            app,
+            handle,
+            recorded_as=model,
+            commands=ResumeCommands.model_request(handle.request_id),
+            poll_secs=poll_secs,
+            timeout=timeout,
+            output_dir=Path(output_dir),
+            download=not no_download,
+            emit=emit,
+        )
 
 
 def _explain_rejection(app: AppContext, client: Client, model: str, exc: APIStatusError) -> APIStatusError:
@@ -250,58 +227,3 @@ def _run_batch(
         assignments=assignments,
         validate=not no_validate,
     )
-
-
-def _record(
-    app: AppContext,
-    handle: RequestHandle,
-    model: str,
-    body: dict[str, object],
-    output_dir: Path,
-) -> None:
-    try:
-        scope = app.journal_scope()
-        app.journal().record(
-            handle.request_id,
-            model,
-            body,
-            model_api_base=scope.model_api_base,
-            output_dir=output_dir,
-            identity=scope.identity,
-        )
-    except (OSError, RunComfyError) as exc:  # keep waiting: the result matters more than the record
-        app.output.warning(f"could not record request {handle.request_id} in the journal: {exc}")
-
-
-def _show_status(app: AppContext, spinner: WaitSpinner, status: RequestStatus) -> None:
-    app.output.detail(status.describe())
-    spinner.update(status.describe())
-
-
-def _cancel_after_interrupt(app: AppContext, handle: RequestHandle) -> None:
-    """Send one cancel (a second Ctrl-C exits at once), report it, and end with :class:`Interrupted`."""
-    from runcomfy.lifecycle.handle import CANCEL_ON_INTERRUPT_TIMEOUT_S
-
-    out, rid = app.output, handle.request_id
-    with exit_on_second_interrupt():
-        out.progress("cancel", f"Interrupted; cancelling request {rid}")
-        # The outcome is said once, in the error that ends the command (shown in every mode).
-        try:
-            outcome = handle.cancel(timeout_s=CANCEL_ON_INTERRUPT_TIMEOUT_S, retry=False)
-        except RunComfyError as exc:
-            summary = f"the cancel could not be sent ({exc}); run `runcomfy cancel {rid}`"
-            status = "interrupted"
-        else:
-            if outcome.outcome == "not_cancellable":
-                finished = handle.api.parse_status(outcome.status).is_terminal
-                fate = "it had already finished" if finished else "it will run to completion"
-                summary = (
-                    f"request could not be cancelled ({outcome.describe()}); {fate} — "
-                    f"`runcomfy result {rid}` fetches it"
-                )
-            else:
-                summary = f"cancel accepted ({outcome.describe()})"
-            status = outcome.status or "interrupted"
-        with contextlib.suppress(OSError, RunComfyError):
-            app.journal().update(rid, status=status)
-    raise Interrupted(f"interrupted; {summary}", request_id=rid)

@@ -4,11 +4,13 @@ Every time the emulator reads (submissions, a request's progress, device-code ex
 comes from one :class:`Clock`, so a test can make an hour pass in one call instead of sleeping. Its time source
 is the wall clock for a running emulator, where requests progress in real time and also jump when told; or a
 :class:`FrozenTime` for tests that must not depend on how fast the machine is, where time stands still until
-moved. This module must never sleep or read anything but its time source.
+moved. Dates are rendered here too (:func:`iso`), the same for every API. This module must never sleep or
+read anything but its time source.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 
@@ -52,3 +54,14 @@ class Clock:
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``."""
         self.offset += seconds
+
+
+def iso(timestamp: float | None) -> str | None:
+    """Unix seconds as an ISO 8601 UTC string with milliseconds, as the service writes dates."""
+    if timestamp is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

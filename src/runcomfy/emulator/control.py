@@ -11,7 +11,8 @@ every other kind answers instead of the handler:
 - ``redirect``: a ``Location`` to any URL (``status`` 302 by default), e.g. to test a client's redirect checks.
 
 Route names are those of the emulated APIs' routes (``GET /_emulator`` lists them), or ``*`` for any of them.
-Control routes are not logged and never faulted. Tokens are never recorded.
+Control routes are not logged and never faulted. Webhook deliveries (calls the emulator makes, not receives)
+are logged as route ``webhook`` with their target, status and attempt. Tokens are never recorded.
 
 Everything the control plane is told is checked before it is kept (:func:`parse_fault`, :func:`parse_config`,
 :func:`parse_advance`): a value that would break a later answer (a header with a line break, a status code
@@ -29,7 +30,9 @@ from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+WEBHOOK_ROUTE = "webhook"  # the call log's name for webhook deliveries (outgoing: never faulted)
 KINDS = ("error", "respond", "non_json", "drop", "redirect", "latency")
 MAX_CALLS = 50_000
 MAX_FAULTS = 10_000
@@ -81,6 +84,9 @@ class Call:
     request_id: str | None = None
     model_id: str | None = None
     fault: str | None = None
+    target: str | None = None  # a webhook delivery's URL
+    attempt: int | None = None  # a webhook delivery's attempt (1 = the first)
+    detail: str | None = None  # a webhook delivery's outcome
 
 
 def parse_fault(data: Any, routes: Collection[str]) -> Fault:
@@ -227,6 +233,15 @@ class Control:
         )
         self.calls.append(call)
         return call
+
+    def log_delivery(
+        self, url: str, *, request_id: str, status: int | None, attempt: int, detail: str, now: float
+    ) -> None:
+        """Log one attempt to deliver a webhook callback (route ``webhook``)."""
+        path = urlsplit(url).path or "/"
+        call = Call(next(self._seq), now, "POST", path, WEBHOOK_ROUTE, status, request_id=request_id)
+        call.target, call.attempt, call.detail = url, attempt, detail
+        self.calls.append(call)
 
     def take(self, route: str, params: Mapping[str, str], applied: Collection[int]) -> Fault | None:
         """The first queued fault for this call that has not yet been ``applied`` to it (ids), counted down.

@@ -7,11 +7,14 @@ emulated APIs' routes. The model behind both (faults, the call log, what is acce
 | ``POST /_emulator/reset``            |                                                | forget requests, logins, faults, calls and config changes; keep static tokens |
 | ``GET/POST/DELETE /_emulator/faults``| a fault object (see control.py)                | list / add / clear faults |
 | ``GET/DELETE /_emulator/calls``      | ``?route=submit&since=SEQ``                     | the call log / clear it |
-| ``GET /_emulator/requests``          |                                                | every request with its timeline |
-| ``POST /_emulator/requests/{id}/fail``| ``{"message": ..., "type": ...}``             | make a request end ``failed`` now |
+| ``GET /_emulator/requests``          |                                                | every request (Model API and deployments) with its timeline |
+| ``POST /_emulator/requests/{id}/fail``| ``{"message": ..., "type": ...}``             | make a request (of either API) end ``failed`` now |
 | ``GET/POST /_emulator/clock``        | ``{"advance": seconds}``                       | read / move the clock forward |
-| ``GET/POST /_emulator/config``       | ``{"workers", "durations", "device_expires_s", "device_poll_interval_s"}`` | read / change |
+| ``GET/POST /_emulator/config``       | ``{"workers", "durations", "device_expires_s", "device_poll_interval_s"}`` and the Serverless API's (``serverless_settings.py``) | read / change |
 | ``POST /_emulator/tokens``           | ``{"token": "..."}``                           | add a static token |
+
+The Serverless API's own control routes (workflows, instances, balance, webhooks) are in
+``serverless_control.py``.
 
 The control plane has no authentication: the emulator binds to loopback unless told otherwise, and answers
 only requests whose ``Host`` names it (see ``hosts.py``). Bodies are limited to
@@ -48,8 +51,11 @@ from runcomfy.emulator.control import (
     parse_fault,
 )
 from runcomfy.emulator.errors import ServiceError, bad_request, not_found
+from runcomfy.emulator.serverless_control import ServerlessControl
+from runcomfy.emulator.serverless_settings import changed
 from runcomfy.emulator.state import EmulatorState
 from runcomfy.emulator.worker_queue import Job
+from runcomfy.emulator.workflows import WORKFLOWS
 
 MAX_SEQ_DIGITS = 18
 _BODILESS_STATUSES = (204, 304)  # HTTP/1.1 forbids a body with these
@@ -86,6 +92,7 @@ class ControlPlane:
             Route("/_emulator/clock", self.clock, methods=["GET", "POST"]),
             Route("/_emulator/config", self.config, methods=["GET", "POST"]),
             Route("/_emulator/tokens", self.tokens, methods=["POST"]),
+            *ServerlessControl(self.state).routes(),
         ]
 
     async def info(self, request: Request) -> Response:
@@ -98,6 +105,7 @@ class ControlPlane:
                 "routes": list(self.service_routes),
                 "fault_kinds": list(KINDS),
                 "models": list(CATALOG),
+                "workflows": sorted({f"{wid}/{version}" for wid, version in WORKFLOWS}),
             }
         )
 
@@ -133,12 +141,18 @@ class ControlPlane:
 
     async def requests(self, request: Request) -> Response:
         jobs = self.state.requests.in_order()
-        return JSONResponse({"requests": [_job_view(self.state, job) for job in jobs]})
+        serverless = self.state.serverless
+        with serverless.lock:
+            deployment_requests = [serverless.request_view(job) for job in serverless.in_order()]
+        return JSONResponse(
+            {
+                "requests": [_job_view(self.state, job) for job in jobs],
+                "deployment_requests": deployment_requests,
+            }
+        )
 
     async def fail(self, request: Request) -> Response:
-        job = self.state.requests.get(request.path_params["request_id"])
-        if job is None:
-            raise not_found("no such request")
+        request_id = request.path_params["request_id"]
         data = await _json(request)
         if not isinstance(data, dict):
             raise bad_request("body must be a JSON object")
@@ -146,6 +160,16 @@ class ControlPlane:
             "type": str(data.get("type", "model_error")),
             "message": str(data.get("message", "forced failure (emulator control plane)")),
         }
+        serverless = self.state.serverless
+        with serverless.lock:
+            deployment_request = serverless.get(request_id)
+            if deployment_request is not None:
+                if not serverless.fail(deployment_request, error):
+                    raise ServiceError(409, f"request is already {deployment_request.status}")
+                return JSONResponse(serverless.request_view(deployment_request))
+        job = self.state.requests.get(request_id)
+        if job is None:
+            raise not_found("no such request")
         if not self.state.requests.force_fail(job, error):
             raise ServiceError(409, f"request is already {job.status}")
         return JSONResponse(_job_view(self.state, job))
@@ -163,13 +187,21 @@ class ControlPlane:
         state = self.state
         if request.method == "POST":
             data = await _json(request)
-            _apply_config(state, _checked(lambda: parse_config(data)))
+            change = _checked(lambda: parse_config(data))
+            serverless = _checked(
+                lambda: changed(state.serverless.settings, data)
+            )  # all checked, then applied
+            _apply_config(state, change)
+            state.serverless.apply(serverless)
+            if "balance_usd" in data:
+                state.billing.starting_usd = serverless.balance_usd
         return JSONResponse(
             {
                 "workers": state.workers,
                 "durations": state.durations,
                 "device_expires_s": state.device_expires_s,
                 "device_poll_interval_s": state.device_poll_interval_s,
+                **state.serverless.settings.reading(),
             }
         )
 

@@ -70,6 +70,20 @@ def validation_error(message: str, problems: list[dict[str, Any]]) -> ServiceErr
     return ServiceError(422, f"Validation Error: {message}", problems)
 
 
+INSUFFICIENT_FUNDS = 10001  # the service's gating codes (deployments add DISABLED and DELETED)
+
+
+def insufficient_funds(balance_usd: float, price_usd: float | None = None) -> ServiceError:
+    """402 for new work an account cannot pay for (every API that charges)."""
+    cost = f"this request costs ${price_usd:.2f}" if price_usd else "new work needs a positive balance"
+    return ServiceError(
+        402,
+        "Insufficient funds: top up your balance to submit new work",
+        f"The balance is ${balance_usd:.2f}; {cost}.",
+        error_code=INSUFFICIENT_FUNDS,
+    )
+
+
 def bad_request(message: str) -> ServiceError:
     """A 400 for a control-plane request that makes no sense."""
     return ServiceError(400, message)

@@ -152,23 +152,25 @@ def edit_image(
     return _encode(_apply_lora(base, lora), fmt)
 
 
-def draw_animation(prompt: str, seed: int, width: int, height: int, frames: int) -> bytes:
-    """A deterministic animated WebP standing in for a generated video."""
+def draw_animation(
+    prompt: str, seed: int, width: int, height: int, frames: int, fmt: str = "webp", frame_ms: int = 125
+) -> bytes:
+    """A deterministic animation standing in for a generated video: an animated WebP, or a GIF (``fmt``)."""
     images = []
     for frame in range(frames):
         image = Image.new("RGB", (width, height))
         _paint_scene(image, prompt, _rng(prompt, seed), frame=frame)
         images.append(image)
     buffer = io.BytesIO()
+    options: dict[str, object] = {"lossless": False, "quality": 60} if fmt == "webp" else {"optimize": False}
     images[0].save(
         buffer,
-        format="WEBP",
+        format="GIF" if fmt == "gif" else "WEBP",
         save_all=True,
         append_images=images[1:],
-        duration=125,
+        duration=frame_ms,
         loop=0,
-        lossless=False,
-        quality=60,
+        **options,
     )
     return buffer.getvalue()
 

@@ -4,8 +4,9 @@ each model's input schema, and the output files (``/files/...``).
 Routes parse and render only: the queue is :mod:`~runcomfy.emulator.worker_queue`'s (through
 :class:`~runcomfy.emulator.state.EmulatorState`), the models are :mod:`~runcomfy.emulator.catalog`'s, and file
 serving is :mod:`~runcomfy.emulator.files`'. Shapes, status values, HTTP codes and error bodies follow the real
-service. A request is visible only to the user who submitted it: another user's token gets the service's 403,
-never the request. This module must never let one user read, cancel or fetch another's request.
+service. A submit is charged the model's price (:mod:`~runcomfy.emulator.billing`; a 402 when the balance
+cannot pay it). A request is visible only to the user who submitted it: another user's token gets the
+service's 403, never the request. This module must never let one user read, cancel or fetch another's request.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 
 from runcomfy.emulator.bodies import SUBMIT_BODY_LIMIT, read_json
 from runcomfy.emulator.catalog import CATALOG, categories
-from runcomfy.emulator.errors import ServiceError, not_found, validation_error
+from runcomfy.emulator.errors import ServiceError, insufficient_funds, not_found, validation_error
 from runcomfy.emulator.files import serve_file
-from runcomfy.emulator.models import FILE_MARKER, Model, validate_input
+from runcomfy.emulator.models import Model, validate_input, with_origin
 from runcomfy.emulator.routing import Endpoint, caller, iso, origin_of
 from runcomfy.emulator.state import EmulatorState
 from runcomfy.emulator.worker_queue import Job
@@ -66,6 +67,9 @@ class ModelApi:
         problems = validate_input(model, parsed)
         if problems:
             raise validation_error("the input does not match the model's schema", problems)
+        billing = self.state.billing
+        if not billing.can_pay(user.user_id, model.base_price_usd):
+            raise insufficient_funds(billing.balance(user.user_id), model.base_price_usd)
         job = self.state.submit(user, model, parsed)
         return JSONResponse({"request_id": job.request_id, **request_urls(request, job.request_id)})
 
@@ -96,7 +100,7 @@ class ModelApi:
 
     async def cancel(self, request: Request) -> Response:
         job = self.own_job(request)
-        outcome = self.state.requests.cancel(job)
+        outcome = self.state.cancel(job)
         return JSONResponse(
             {"request_id": job.request_id, "status": job.status, "outcome": outcome}, status_code=202
         )
@@ -147,14 +151,7 @@ def request_urls(request: Request, request_id: str) -> dict[str, str]:
 
 def render_output(request: Request, value: Any) -> Any:
     """Stored output with file references made absolute URLs on the origin the client reached."""
-    prefix = origin_of(request)
-    if isinstance(value, str):
-        return prefix + value[len(FILE_MARKER) :] if value.startswith(FILE_MARKER) else value
-    if isinstance(value, list):
-        return [render_output(request, item) for item in value]
-    if isinstance(value, dict):
-        return {key: render_output(request, item) for key, item in value.items()}
-    return value
+    return with_origin(origin_of(request), value)
 
 
 def paging_value(value: str | None, name: str, default: int, low: int, high: int) -> int:

@@ -89,6 +89,17 @@ def file_ref(request_id: str, name: str) -> str:
     return f"{FILE_MARKER}/files/{request_id}/{name}"
 
 
+def with_origin(origin: str, value: Any) -> Any:
+    """Stored output with its file references made absolute URLs on ``origin`` (``http://host:port``)."""
+    if isinstance(value, str):
+        return origin + value[len(FILE_MARKER) :] if value.startswith(FILE_MARKER) else value
+    if isinstance(value, list):
+        return [with_origin(origin, item) for item in value]
+    if isinstance(value, dict):
+        return {key: with_origin(origin, item) for key, item in value.items()}
+    return value
+
+
 def bytes_file(content_type: str, data: bytes) -> RenderedFile:
     """A file served from bytes in memory."""
 

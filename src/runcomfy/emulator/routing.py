@@ -11,7 +11,6 @@ without locks. This module must never hold an API's own logic.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,11 +20,13 @@ from starlette.routing import Route
 
 from runcomfy.emulator import control_routes
 from runcomfy.emulator.accounts import TokenRecord
+from runcomfy.emulator.clock import iso
 from runcomfy.emulator.control import Control
 from runcomfy.emulator.errors import ServiceError, unauthorized
 from runcomfy.emulator.state import EmulatorState
 
 Handler = Callable[[Request], Awaitable[Response]]
+__all__ = ["Endpoint", "Handler", "bearer", "caller", "iso", "origin_of", "service_route"]
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,3 @@ def origin_of(request: Request) -> str:
     The ``Host`` header has been checked against the names the emulator serves (:mod:`hosts`) by then.
     """
     return f"{request.url.scheme}://{request.headers.get('host') or request.url.netloc}"
-
-
-def iso(timestamp: float | None) -> str | None:
-    """Unix seconds as an ISO 8601 UTC string with milliseconds, as the service writes dates."""
-    if timestamp is None:
-        return None
-    return (
-        dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )

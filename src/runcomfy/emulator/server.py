@@ -2,7 +2,8 @@
 
 The socket is bound here, before uvicorn starts, so ``--port 0`` knows its port at once and a client can
 connect as soon as the URLs are printed. The thread form is what tests and the CLI's ``--local`` mode use;
-it is a daemon thread and :meth:`EmulatorServer.stop` ends it, so no process is left behind.
+it is a daemon thread and :meth:`EmulatorServer.stop` ends it, so no process is left behind. Either way the
+webhook worker (:mod:`~runcomfy.emulator.webhook_worker`) runs beside the server and stops with it.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from types import TracebackType
 import uvicorn
 
 from runcomfy.emulator.app import create_app
+from runcomfy.emulator.billing import DEFAULT_BALANCE_USD
 from runcomfy.emulator.clock import Clock
 from runcomfy.emulator.control import Control
 from runcomfy.emulator.hosts import ServedHosts
+from runcomfy.emulator.serverless_settings import DEFAULT_COLD_START_S, ServerlessSettings
 from runcomfy.emulator.state import EmulatorState
 from runcomfy.emulator.store import MemoryStore, SqliteStore, Store
+from runcomfy.emulator.webhook_worker import WebhookWorker
+from runcomfy.emulator.webhooks import DEFAULT_RETRY_DELAYS_S
 
 
 class _QuietDrops(logging.Filter):
@@ -48,6 +53,22 @@ class EmulatorConfig:
     durations: dict[str, float] = field(default_factory=dict)
     device_expires_s: int = 600
     device_poll_interval_s: int = 2
+    cold_start_s: float = DEFAULT_COLD_START_S  # an instance's boot time
+    deployment_run_s: float | None = None  # a deployment request's run time; None: each workflow's own
+    balance_usd: float = DEFAULT_BALANCE_USD  # what every account starts with
+    allow_webhook_hosts: bool = False  # deliver webhooks beyond loopback
+    webhook_retry_delays_s: tuple[float, ...] = DEFAULT_RETRY_DELAYS_S
+    seed_example_deployment: bool = False  # the example deployment, owned by the first token (``--local``)
+
+    def serverless(self) -> ServerlessSettings:
+        """The Serverless API's part of this configuration."""
+        return ServerlessSettings(
+            cold_start_s=self.cold_start_s,
+            deployment_run_s=self.deployment_run_s,
+            balance_usd=self.balance_usd,
+            allow_webhook_hosts=self.allow_webhook_hosts,
+            webhook_retry_delays_s=tuple(self.webhook_retry_delays_s),
+        )
 
 
 def tokens_from_env(env: dict[str, str] | None = None) -> list[str]:
@@ -66,9 +87,11 @@ def build_state(config: EmulatorConfig, clock: Clock | None = None) -> EmulatorS
         durations=config.durations,
         device_expires_s=config.device_expires_s,
         device_poll_interval_s=config.device_poll_interval_s,
+        serverless=config.serverless(),
     )
-    for token in config.tokens:
-        state.add_static_token(token)
+    owners = [state.add_static_token(token) for token in config.tokens]
+    if config.seed_example_deployment and owners:
+        state.serverless.seed_example(owners[0].user_id)
     return state
 
 
@@ -116,6 +139,7 @@ class EmulatorServer:
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self.webhooks = WebhookWorker(state.serverless, self.control)
 
     @property
     def origin(self) -> str:
@@ -127,15 +151,23 @@ class EmulatorServer:
         """The value for ``RUNCOMFY_MODEL_API_BASE``."""
         return f"{self.origin}/v1"
 
+    @property
+    def serverless_api_base(self) -> str:
+        """The value for ``RUNCOMFY_SERVERLESS_API_BASE``."""
+        return f"{self.origin}/prod/v2"
+
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (uvicorn handles Ctrl-C and SIGTERM)."""
+        self.webhooks.start()
         try:
             self._server.run(sockets=[self.socket])
         finally:
+            self.webhooks.stop()
             self.state.store.close()
 
     def start(self) -> EmulatorServer:
         """Serve in a daemon thread; returns once the server accepts connections."""
+        self.webhooks.start()
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self.socket]},
@@ -154,6 +186,7 @@ class EmulatorServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
+        self.webhooks.stop()
         self.socket.close()
         self.state.store.close()
 

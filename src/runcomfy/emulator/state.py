@@ -3,8 +3,10 @@ settings the control plane may change until a reset.
 
 :class:`EmulatorState` is what the routes and the control plane are handed. It puts the parts together
 (:mod:`~runcomfy.emulator.accounts` for tokens and device codes, :mod:`~runcomfy.emulator.worker_queue` for the
-Model API's requests) and owns what spans them: the settings, a reset, and the clock's persisted offset. A new
-emulated API adds its own queue or records here next to ``requests``. This module knows nothing of HTTP.
+Model API's requests, :mod:`~runcomfy.emulator.serverless` for deployments, :mod:`~runcomfy.emulator.billing`
+for the one wallet every API charges) and owns what spans them: the settings, a reset, and the clock's
+persisted offset. A new emulated API adds its own queue or records here next to ``requests``. This module
+knows nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runcomfy.emulator.accounts import Accounts, TokenRecord
+from runcomfy.emulator.billing import Billing
 from runcomfy.emulator.catalog import CATALOG
 from runcomfy.emulator.clock import Clock
 from runcomfy.emulator.models import Model, Production
+from runcomfy.emulator.serverless import Serverless
+from runcomfy.emulator.serverless_settings import ServerlessSettings
 from runcomfy.emulator.store import MemoryStore, Store
 from runcomfy.emulator.worker_queue import Job, WorkerQueue
 
@@ -48,7 +53,9 @@ class EmulatorState:
         durations: dict[str, float] | None = None,
         device_expires_s: int = 600,
         device_poll_interval_s: int = 2,
+        serverless: ServerlessSettings | None = None,
     ) -> None:
+        """``serverless``: the Serverless API's settings (cold starts, run times, balance, webhooks)."""
         self.store: Store = store or MemoryStore()
         self.clock = clock or Clock()
         self._started_with = Settings(
@@ -60,6 +67,9 @@ class EmulatorState:
         self.requests = WorkerQueue(
             self.store, self.clock, produce=_produce, workers=self._started_with.workers
         )
+        serverless = serverless or ServerlessSettings()
+        self.billing = Billing(self.store, starting_usd=serverless.balance_usd)
+        self.serverless = Serverless(self.store, self.clock, self.billing, serverless)
         self._restore_settings()
 
     def _restore_settings(self) -> None:
@@ -85,17 +95,21 @@ class EmulatorState:
         self.store.put("meta", "clock_offset", self.clock.offset)
 
     def reset(self) -> None:
-        """Forget every request, device code and minted token, and go back to the settings the emulator was
-        started with; keep static tokens."""
-        self.store.clear()
-        self.accounts.reset()
-        self.requests.reset()
-        self._restore_settings()
-        self.clock.offset = 0.0
+        """Forget every request, deployment, balance, device code and minted token, and go back to the settings
+        the emulator was started with; keep static tokens (and the example deployment, if it seeds one)."""
+        with self.serverless.lock:  # the webhook worker must not write rows between the clear and the resets
+            self.store.clear()
+            self.accounts.reset()
+            self.requests.reset()
+            self._restore_settings()
+            self.clock.offset = 0.0
+            self.billing.reset(self.serverless.started_with.balance_usd)
+            self.serverless.reset()
 
     def advance(self) -> None:
         """Bring every queue up to the clock's time."""
         self.requests.advance()
+        self.serverless.advance()
 
     # -- the calls every API makes -----------------------------------------------------------------------
 
@@ -118,7 +132,23 @@ class EmulatorState:
         return model.duration_s(input_data)
 
     def submit(self, owner: TokenRecord, model: Model, input_data: JSON) -> Job:
-        """Queue a validated Model API request for ``owner``."""
-        return self.requests.submit(
+        """Queue a validated Model API request for ``owner`` (who can pay for it), and charge its price."""
+        job = self.requests.submit(
             owner.user_id, model.model_id, input_data, self.duration_for(model, input_data)
         )
+        self.billing.charge(
+            owner.user_id,
+            job.request_id,
+            model.base_price_usd,
+            kind="model",
+            description=model.model_id,
+            now=job.submitted_at,
+        )
+        return job
+
+    def cancel(self, job: Job) -> str:
+        """Cancel a Model API request (see :meth:`WorkerQueue.cancel`); one that never ran is refunded."""
+        outcome = self.requests.cancel(job)
+        if outcome == "cancelled":
+            self.billing.refund(job.request_id)
+        return outcome

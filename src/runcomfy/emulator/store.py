@@ -23,7 +23,17 @@ from typing import Any
 
 from runcomfy.private_dirs import make_private_dirs
 
-TABLES = ("jobs", "tokens", "devices", "meta")
+TABLES = (
+    "jobs",
+    "tokens",
+    "devices",
+    "meta",
+    "deployments",
+    "deployment_requests",
+    "instances",
+    "balances",
+    "charges",
+)
 PRIVATE_FILE_MODE = 0o600
 
 

@@ -37,7 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(**options): options of the runcomfy_emulator fixture "
         "(workers, durations, frozen_clock, start_time, token, tokens, device_expires_s, "
-        "device_poll_interval_s, db); see runcomfy.emulator.testing.running_emulator",
+        "device_poll_interval_s, db, cold_start_s, deployment_run_s, balance_usd, allow_webhook_hosts, "
+        "webhook_retry_delays_s, seed_example_deployment); see runcomfy.emulator.testing.running_emulator",
     )
 
 

@@ -86,6 +86,11 @@ class RunningEmulator:
         return self.server.model_api_base
 
     @property
+    def serverless_api_base(self) -> str:
+        """The value for ``RUNCOMFY_SERVERLESS_API_BASE`` (deployments and the balance)."""
+        return self.server.serverless_api_base
+
+    @property
     def env(self) -> dict[str, str]:
         """The ``RUNCOMFY_*`` variables that point a ``runcomfy`` command (or a user's script) at this emulator.
 
@@ -96,6 +101,7 @@ class RunningEmulator:
             "RUNCOMFY_MODEL_API_BASE": self.model_api_base,
             "RUNCOMFY_WEB_BASE": self.web_base,
             "RUNCOMFY_TOKEN": self.token,
+            "RUNCOMFY_SERVERLESS_API_BASE": self.serverless_api_base,
         }
 
     @property
@@ -146,6 +152,12 @@ def running_emulator(
     device_expires_s: int = 600,
     device_poll_interval_s: int = 2,
     db: str | Path | None = None,
+    cold_start_s: float = 0.0,
+    deployment_run_s: float | None = 0.0,
+    balance_usd: float = 100.0,
+    allow_webhook_hosts: bool = False,
+    webhook_retry_delays_s: tuple[float, ...] = (0.1, 0.2, 0.4),
+    seed_example_deployment: bool = False,
 ) -> Iterator[RunningEmulator]:
     """An emulator on a free loopback port for the ``with`` block; stopped when the block ends.
 
@@ -155,6 +167,12 @@ def running_emulator(
     model id, ``*`` for every other model; by default every request finishes as soon as it is submitted, so
     tests do not wait (pass ``{}`` for each model's own run time). ``workers``, ``device_expires_s`` and
     ``device_poll_interval_s`` as for ``runcomfy emulator``; ``db``: a SQLite file to keep state in.
+
+    Deployments: instances boot at once (``cold_start_s``) and requests finish as soon as an instance takes
+    them (``deployment_run_s``; ``None`` for each workflow's own run time), every account starts with
+    ``balance_usd``, webhooks go to loopback only unless ``allow_webhook_hosts``, and a failed delivery is
+    retried after ``webhook_retry_delays_s``; ``seed_example_deployment`` makes the example deployment
+    (owned by ``token``).
     """
     require_extra()
     emulator = _start(
@@ -167,6 +185,12 @@ def running_emulator(
         device_expires_s=device_expires_s,
         device_poll_interval_s=device_poll_interval_s,
         db=db,
+        cold_start_s=cold_start_s,
+        deployment_run_s=deployment_run_s,
+        balance_usd=balance_usd,
+        allow_webhook_hosts=allow_webhook_hosts,
+        webhook_retry_delays_s=tuple(webhook_retry_delays_s),
+        seed_example_deployment=seed_example_deployment,
     )
     try:
         yield emulator
