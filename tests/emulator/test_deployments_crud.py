@@ -137,6 +137,7 @@ def test_every_call_needs_a_known_token(serverless: Serverless) -> None:
         ({"hardware": ["VOLTA_32"]}, ["body", "hardware", 0]),
         ({"hardware": ["AMPERE_24", "AMPERE_48"]}, ["body", "hardware"]),
         ({"hardware": "AMPERE_48"}, ["body", "hardware"]),
+        ({"hardware": []}, ["body", "hardware"]),
         ({"min_instances": 31}, ["body", "min_instances"]),
         ({"min_instances": -1}, ["body", "min_instances"]),
         ({"max_instances": 0}, ["body", "max_instances"]),

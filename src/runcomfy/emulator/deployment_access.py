@@ -5,7 +5,13 @@ Ownership answers as the service does: an id that does not exist is a 404 (``404
 deployment or request a 403 (``403003``, "not owned by the caller"); a deleted deployment is gone (404) for
 everything but its inference, which answers the deleted gating code, and its requests, which stay readable.
 Gating codes answer an inference a deployment cannot take: ``10002`` disabled (HTTP 409), ``10003`` deleted
-(HTTP 410), ``10001`` insufficient funds (HTTP 402); a full queue is a 429 (``429001``) with ``Retry-After``.
+(HTTP 410), ``10001`` insufficient funds (HTTP 402: the balance is not above zero, as a request's cost is
+known only at its end). A full queue is a 429 (``429001``) with ``Retry-After`` (the deployment's run time,
+rounded up): full means the requests waiting for an instance (queued, including those waiting out a cold
+start) would pass ``queue_size`` x ``max_instances``; an idle warm instance takes a request at once, so once
+every instance is up and busy a deployment holds ``max_instances`` running plus ``queue_size`` x
+``max_instances`` waiting. The service's code for a full queue is not documented; a 429 with
+``Retry-After`` is what HTTP clients already treat as "retry later".
 
 Called with :attr:`~runcomfy.emulator.serverless.Serverless.lock` held. This module must never let one user
 learn more of another's deployment than that it exists.
