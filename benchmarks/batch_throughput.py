@@ -19,39 +19,16 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections import Counter
 from pathlib import Path
 
-TOKEN = "bench-token"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _emulator import Emulator, runcomfy
+
 MODEL = "runcomfy/emulator/echo"
-
-
-def runcomfy() -> str:
-    return shutil.which("runcomfy") or os.path.join(os.path.dirname(sys.executable), "runcomfy")
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = [runcomfy(), "emulator", "--port", "0", "--token", TOKEN, "--duration", "*=0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert process.stdout is not None
-    exports = dict(process.stdout.readline().strip().removeprefix("export ").split("=", 1) for _ in range(3))
-    return process, exports
-
-
-def calls_by_route(web_base: str) -> Counter[str]:
-    with urllib.request.urlopen(f"{web_base}/_emulator/calls") as response:
-        return Counter(call["route"] for call in json.load(response)["calls"])
-
-
-def reset(web_base: str) -> None:
-    request = urllib.request.Request(f"{web_base}/_emulator/reset", method="POST", data=b"")
-    urllib.request.urlopen(request).close()
 
 
 def run_batch(env: dict[str, str], items: int, concurrency: int, work: Path) -> float:
@@ -99,20 +76,14 @@ def main() -> None:
     parser.add_argument("--loop-items", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    emulator, exports = start_emulator()
-    web = exports["RUNCOMFY_WEB_BASE"]
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            env = {**os.environ, **exports, "RUNCOMFY_STATE_DIR": str(work / "state"), "NO_COLOR": "1"}
-            batch_s = run_batch(env, args.items, args.concurrency, work)
-            peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            calls = calls_by_route(web)
-            reset(web)
-            loop_s = run_loop(env, args.loop_items, work)
-    finally:
-        emulator.terminate()
-        emulator.wait(10)
+    with Emulator("--duration", "*=0") as emulator, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {**os.environ, **emulator.exports, "RUNCOMFY_STATE_DIR": str(work / "state"), "NO_COLOR": "1"}
+        batch_s = run_batch(env, args.items, args.concurrency, work)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        calls = emulator.calls_by_route()
+        emulator.reset()
+        loop_s = run_loop(env, args.loop_items, work)
     per_item_batch = batch_s / args.items
     per_item_loop = loop_s / args.loop_items
     # The one catalog lookup per batch (the model's schema for pre-flight) is not a per-item call.

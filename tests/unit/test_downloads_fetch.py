@@ -666,3 +666,22 @@ def test_the_configured_model_api_base_is_trusted_by_default(
     report = download_outputs({"image": server.url("/files/a.png")}, out)
     assert [item.path.name for item in report.saved] == ["a.png"]
     assert report.skipped == []
+
+
+def test_a_stale_temp_file_is_swept_unless_the_caller_already_swept(server: FileServer, out: Path) -> None:
+    import subprocess
+    import sys
+
+    server.routes["/a.png"] = serve(PNG)
+    out.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = out / f".a.part-{int(dead.stdout)}-{'b' * 16}"
+    stale.write_bytes(b"partial")
+
+    download_outputs(server.url("/a.png"), out, trusted_origins=(server.origin,), sweep_stale=False)
+    assert stale.exists()  # a batch sweeps once at its start, not once per item
+
+    download_outputs(server.url("/a.png"), out, trusted_origins=(server.origin,))
+    assert not stale.exists()

@@ -366,6 +366,7 @@ class BatchRun:
                 name_prefix=f"{item.line:0{self._width}d}-",
                 should_abort=self.stop.is_set,
                 hidden=self.client.secrets,
+                sweep_stale=False,  # swept once when the batch started
             )
             record.add_downloads(report)
             if report.failed:

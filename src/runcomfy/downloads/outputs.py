@@ -154,6 +154,7 @@ def download_outputs(
     name_prefix: str = "",
     already_saved: Callable[[str], SavedFile | None] | None = None,
     hidden: Iterable[str] = (),
+    sweep_stale: bool = True,
 ) -> DownloadReport:
     """Download every trusted URL found in a result's ``output`` into ``output_dir``.
 
@@ -162,7 +163,9 @@ def download_outputs(
     ``trusted_origins`` defaults to the configured Model API base's origin (:func:`configured_origins`).
     ``already_saved(url)`` may return a file saved earlier (checked by the caller, e.g. by sha256): it is
     reported in ``report.reused`` and not fetched again. Skipped URLs are logged as a warning. ``hidden``
-    values (the token) never become part of a file name.
+    values (the token) never become part of a file name. ``sweep_stale=False`` skips the sweep of temporary
+    files left by killed processes: a batch sweeps its directory once at its start, and a sweep per item would
+    make a batch's cost grow with the square of its size.
     """
     emit = on_event or _ignore
     origins = frozenset(configured_origins() if trusted_origins is None else trusted_origins)
@@ -192,7 +195,10 @@ def download_outputs(
     if not trusted:
         return report
     directory = _ensure_directory(Path(output_dir))
-    remove_stale_temp_files(directory)  # left by a download killed with SIGKILL, which nothing could clean up
+    if sweep_stale:
+        remove_stale_temp_files(
+            directory
+        )  # left by a download killed with SIGKILL, which nothing could clean up
     emit(Planned(directory, [item.text for item in trusted]))
     own_client = client is None
     plan = _Plan(

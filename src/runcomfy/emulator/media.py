@@ -115,7 +115,7 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     elif fmt == "webp":
         image.save(buffer, format="WEBP", lossless=True)
     else:
-        image.save(buffer, format="PNG", optimize=False)
+        image.save(buffer, format="PNG", compress_level=1)  # fast: the emulator draws one per request
     return buffer.getvalue()
 
 
