@@ -59,10 +59,12 @@ def workflow_of(deployment: Mapping[str, Any]) -> dict[str, Any] | None:
     return {str(node_id): node for node_id, node in graph.items() if isinstance(node, Mapping)} or None
 
 
-def parse_overrides(args: Sequence[str], graph: Graph | None) -> Overrides:
+def parse_overrides(args: Sequence[str], graph: Graph | None, *, strict: bool = True) -> Overrides:
     """The overrides set by ``NODE.INPUT=VALUE`` / ``NODE.INPUT:=JSON`` arguments (a repeated input: the last
     wins). With ``graph``, node names are resolved to ids and values converted by the input's current type;
-    without it, ``NODE`` must be an id and values stay text unless given as JSON."""
+    without it, ``NODE`` must be an id and values stay text unless given as JSON. Not ``strict`` (the check
+    against the workflow is skipped), a ``NODE`` that names no node of ``graph`` is sent as the node id it
+    was written as, for the service to judge."""
     overrides: Overrides = {}
     for arg in args:
         equals = arg.find("=")
@@ -73,7 +75,10 @@ def parse_overrides(args: Sequence[str], graph: Graph | None) -> Overrides:
         node_ref, dot, input_name = key.rpartition(".")
         if not dot or not node_ref.strip() or not input_name.strip():
             raise InvalidInput(f"--override {_shown(arg)}: expected NODE.INPUT=VALUE ({EXAMPLE})")
-        node_id = resolve_node(node_ref, graph) if graph is not None else node_ref
+        if graph is not None and (strict or _names_a_node(node_ref, graph)):
+            node_id = resolve_node(node_ref, graph)
+        else:
+            node_id = node_ref
         shown = f"--override {arg}"
         if raw_json:
             value = parse_json_text(shown, text)
@@ -98,6 +103,11 @@ def resolve_node(ref: str, graph: Graph) -> str:
                 f"--override: {_shown(ref)} names {len(matches)} nodes ({listed}); use the node id"
             )
     raise InvalidInput(f"--override: the workflow has no node {_shown(ref)}{_node_suggestion(ref, graph)}")
+
+
+def _names_a_node(ref: str, graph: Graph) -> bool:
+    """True when ``ref`` is a node id of ``graph`` or the title or class type of one of its nodes."""
+    return ref in graph or any(ref in (_title(node), _class_type(node)) for node in graph.values())
 
 
 def merge_overrides(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

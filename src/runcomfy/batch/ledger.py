@@ -97,6 +97,11 @@ class BatchLedger:
             fields["files"] = [{**f, "url": redact(str(f["url"]), self.secrets)} for f in fields["files"]]
         self.journal.update(request_id, status=status, **fields)
 
+    def recorded_output(self, request_id: str | None) -> Any:
+        """The output the journal kept for a finished request (``None`` when it kept none)."""
+        entry = self.journal.get(request_id) if self.journal is not None and request_id else None
+        return entry.output if entry is not None else None
+
     def recorded_error(self, request_id: str | None) -> Any:
         """The error object the journal kept for a request (``None`` when it kept none)."""
         entry = self.journal.get(request_id) if self.journal is not None and request_id else None

@@ -276,7 +276,13 @@ class BatchRun:
         if previous is not None and previous.status in SUCCESS and self.ledger.files_intact(previous):
             files = [f for f in map(SavedFile.from_dict, previous.files) if f is not None]
             return RequestRecord(
-                previous.request_id, previous.status, line=item.line, files=files, reused=True
+                previous.request_id,
+                previous.status,
+                line=item.line,
+                files=files,
+                model_id=self.model_id,
+                output=self.ledger.recorded_output(previous.request_id),
+                reused=True,
             )
         if previous is not None and previous.status == "failed":
             return self._recorded_failure(item, previous)

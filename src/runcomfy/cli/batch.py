@@ -260,10 +260,24 @@ def _finished_line(record: RequestRecord) -> str:
     if record.request_id:
         text += f" ({record.request_id})"
     if record.files:
-        text += " -> " + ", ".join(str(saved.path) for saved in record.files)
+        text += " -> " + ", ".join(_shown_path(saved.path) for saved in record.files)
     if not record.ok and record.error:
         text += f": {describe_error(record.error)}"
     return text
+
+
+def _shown_path(path: object) -> str:
+    """A saved file's path as the user gave the directory: relative to the working directory when under it
+    (the journal keeps absolute paths, so a line reused from it would otherwise look different)."""
+    from pathlib import Path
+
+    shown = Path(str(path))
+    if shown.is_absolute():
+        try:
+            return str(shown.relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return str(shown)
 
 
 class _ProgressBar:

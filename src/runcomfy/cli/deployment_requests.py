@@ -330,7 +330,7 @@ def _prepare(
         app.output.verbose("the deployment's workflow was not sent with it; the overrides are not checked")
     assert overrides is not None
     if override_args:
-        overrides = merge_overrides(overrides, parse_overrides(override_args, graph))
+        overrides = merge_overrides(overrides, parse_overrides(override_args, graph, strict=validate))
     if validate and graph is not None:
         problems = override_problems(overrides, graph)
         if problems:
@@ -400,7 +400,7 @@ def _prepare_batch(
     if not override_args and not validate:
         return inputs
     graph = _deployment_graph(client, deployment_id)
-    defaults = parse_overrides(override_args, graph) if override_args else {}
+    defaults = parse_overrides(override_args, graph, strict=validate) if override_args else {}
     merged = [BatchInput(item.line, merge_overrides(defaults, item.input)) for item in inputs]
     if not validate or graph is None:
         return merged
@@ -529,6 +529,8 @@ def cancel_command(deployment_id: str, request_id: str) -> None:
       runcomfy deployments cancel 9d2e...-41aa 3f1c...-9a2e
       runcomfy --output json deployments cancel 9d2e...-41aa 3f1c...-9a2e
     """
+    from runcomfy.lifecycle.apis import DEPLOYMENT_API
+
     app = app_context()
     client = app.require_client()
     with serverless_hints(deployment_id):
@@ -549,6 +551,10 @@ def cancel_command(deployment_id: str, request_id: str) -> None:
         out.record(record)
     elif outcome.cancelled:
         out.progress("ok", f"Cancelled {outcome.request_id} (final status: {outcome.status or 'cancelled'})")
+        out.record(record)
+    elif not outcome.outcome and outcome.status and DEPLOYMENT_API.parse_status(outcome.status).is_terminal:
+        # The service answers a request that had ended with its terminal status: nothing was cancelled.
+        out.progress("info", f"{outcome.request_id} had already ended ({outcome.status}); nothing to cancel")
         out.record(record)
     else:
         out.record(
