@@ -74,6 +74,7 @@ class Client(CatalogCalls):
         model_api_base: str | None = None,
         web_base: str | None = None,
         serverless_api_base: str | None = None,
+        trainer_api_base: str | None = None,
         http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S,
         max_retries: int | None = None,
         retry_window_s: float = 300.0,
@@ -100,6 +101,7 @@ class Client(CatalogCalls):
         self.serverless_api_base = _base(
             serverless_api_base, "serverless_api_base"
         ) or config.serverless_api_base(env)
+        self.trainer_api_base = _base(trainer_api_base, "trainer_api_base") or config.trainer_api_base(env)
         self.token_warnings: tuple[str, ...] = ()
         if isinstance(token, str):
             token = Token(token, source="argument")
@@ -109,7 +111,12 @@ class Client(CatalogCalls):
         self.token_source = token.source if token else None
         self._http = HttpSession(
             token=token,
-            trusted_origins=(self.model_api_base, self.web_base, self.serverless_api_base),
+            trusted_origins=(
+                self.model_api_base,
+                self.web_base,
+                self.serverless_api_base,
+                self.trainer_api_base,
+            ),
             timeout_s=http_timeout_s,
             transport=transport,
             trace=trace,
@@ -293,7 +300,10 @@ class Client(CatalogCalls):
             output,
             output_dir,
             trusted_origins=list(
-                dict.fromkeys(origin_of(base) for base in (self.model_api_base, self.serverless_api_base))
+                dict.fromkeys(
+                    origin_of(base)
+                    for base in (self.model_api_base, self.serverless_api_base, self.trainer_api_base)
+                )
             ),
             already_saved=saved_earlier(known_files),
             hidden=self.secrets,

@@ -169,7 +169,7 @@ class AppContext:
         from runcomfy.downloads import origin_of
 
         origins: list[Origin] = []
-        for name in (config.ENV_MODEL_API_BASE, config.ENV_SERVERLESS_API_BASE):
+        for name in (config.ENV_MODEL_API_BASE, config.ENV_SERVERLESS_API_BASE, config.ENV_TRAINER_API_BASE):
             base = self.env.get(name, "").strip()
             if not base:
                 continue
