@@ -42,8 +42,10 @@ from runcomfy.status import RequestStatus
 
 if TYPE_CHECKING:
     from runcomfy.batch.runner import BatchEvent, ItemRecord
+    from runcomfy.datasets import Datasets
     from runcomfy.downloads import Origin, SavedFile
     from runcomfy.journal import Journal
+    from runcomfy.training import Training
 
 __all__ = ["CancelOutcome", "Client", "RequestHandle", "Result"]
 
@@ -374,6 +376,26 @@ class Client(CatalogCalls):
     def deployments(self) -> Deployments:
         """ComfyUI deployments: CRUD, runs (handles with the same lifecycle as Model API requests), the proxy."""
         return Deployments(self._ctx.replace(base=self.serverless_api_base))
+
+    @property
+    def datasets(self) -> Datasets:
+        """Training datasets (Trainer API): create, list, status, delete, upload, wait."""
+        from runcomfy.datasets import Datasets
+
+        return Datasets(
+            self._ctx.replace(base=self.trainer_api_base),
+            api_bases=(self.model_api_base, self.serverless_api_base, self.trainer_api_base),
+        )
+
+    @property
+    def training(self) -> Training:
+        """AI Toolkit training jobs (Trainer API): submit, status, result, cancel, resume, edit, wait, download."""
+        from runcomfy.training import Training
+
+        return Training(
+            self._ctx.replace(base=self.trainer_api_base),
+            api_bases=(self.model_api_base, self.serverless_api_base, self.trainer_api_base),
+        )
 
     def balance(self) -> dict[str, Any]:
         """``GET {serverless_api_base}/balance``: ``{"balance_usd": ..., "currency": ...}``."""

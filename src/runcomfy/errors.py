@@ -33,6 +33,7 @@ text) to exit codes in ``cli/exit_codes.py``; so a new failure mode needs a type
     ├── RequestFailed                    the request ended `failed` (exit 1)
     ├── RequestCancelled                 the request ended `cancelled` (exit 1)
     ├── WaitTimeout                      --timeout reached while waiting (exit 75)
+    ├── TrainingIncomplete               a training job STOPPED short of its last step or on an error (75)
     ├── StatusStuck                      an unknown status unchanged for the retry window (exit 69)
     ├── DownloadError                    a trusted file could not be saved (exit 74)
     │   ├── DownloadTooLarge             over the 2 GiB cap
@@ -248,6 +249,18 @@ class RequestCancelled(RunComfyError):
 
 class WaitTimeout(RunComfyError):
     """The caller's overall deadline passed before the request finished."""
+
+
+class TrainingIncomplete(RunComfyError):
+    """A training job ended ``STOPPED`` before its last step, or with an error: the platform stopped it (a
+    reclaimed server, a control-plane stop). Not a failure of the job's config; it continues from its latest
+    checkpoint with ``runcomfy train resume <id>`` (``request_id`` is the job id; ``record`` its result)."""
+
+    def __init__(
+        self, message: str, *, request_id: str | None = None, hint: str | None = None, record: Any = None
+    ) -> None:
+        super().__init__(message, request_id=request_id, hint=hint)
+        self.record = record
 
 
 class StatusStuck(RunComfyError):

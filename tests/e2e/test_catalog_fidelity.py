@@ -12,7 +12,8 @@ IMAGE = "openai/gpt-image-2/text-to-image"
 VIDEO = "wan-ai/wan-2-2/text-to-video"
 ECHO = "runcomfy/emulator/echo"
 TYPO = "openai/gpt-image-2/text-too-image"
-LORA = '{"path": "my_lora_3000.safetensors"}'
+LORA_URL = "https://cdn.example.com/loras/my_lora_3000.safetensors"  # a bare name must be a trained LoRA
+LORA = json.dumps({"path": LORA_URL})
 
 
 def sent_input(cli: CLI) -> dict:
@@ -35,7 +36,7 @@ def served(cli: CLI, path: str) -> dict:
 def test_a_run_with_a_lora_succeeds_and_saves_a_png(cli: CLI) -> None:
     result = cli.run("run", IMAGE, "prompt=x", f"lora:={LORA}")
     assert result.returncode == 0, result.stderr
-    assert sent_input(cli) == {"prompt": "x", "lora": {"path": "my_lora_3000.safetensors"}}
+    assert sent_input(cli) == {"prompt": "x", "lora": {"path": LORA_URL}}
     (saved,) = [p for p in cli.files_under() if p.suffix == ".png"]
     with Image.open(saved) as image:
         assert image.format == "PNG"

@@ -18,7 +18,7 @@ RUNCOMFY = shutil.which("runcomfy") or os.path.join(os.path.dirname(sys.executab
 
 def read_exports(process: subprocess.Popen[str]) -> dict[str, str]:
     assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(4)]
+    lines = [process.stdout.readline().strip() for _ in range(5)]
     return dict(line.removeprefix("export ").split("=", 1) for line in lines)
 
 
@@ -33,11 +33,13 @@ def test_emulator_prints_exports_serves_and_stops_on_ctrl_c(tmp_path) -> None:
                 "RUNCOMFY_WEB_BASE",
                 "RUNCOMFY_TOKEN",
                 "RUNCOMFY_SERVERLESS_API_BASE",
+                "RUNCOMFY_TRAINER_API_BASE",
             ]
             assert exports["RUNCOMFY_TOKEN"] == "tok-cmd"
             base = exports["RUNCOMFY_MODEL_API_BASE"]
             assert base.startswith("http://127.0.0.1:") and base.endswith("/v1")
             assert exports["RUNCOMFY_SERVERLESS_API_BASE"] == base.removesuffix("/v1") + "/prod/v2"
+            assert exports["RUNCOMFY_TRAINER_API_BASE"] == base.removesuffix("/v1") + "/prod/v1"
             balance = httpx.get(
                 f"{exports['RUNCOMFY_SERVERLESS_API_BASE']}/balance",
                 headers={"Authorization": "Bearer tok-cmd"},
@@ -114,6 +116,7 @@ def test_json_mode_prints_the_settings_as_one_document() -> None:
             settings = json.loads(process.stdout.readline())
             assert settings["RUNCOMFY_TOKEN"] == "tok-json"
             assert settings["RUNCOMFY_SERVERLESS_API_BASE"] == settings["RUNCOMFY_WEB_BASE"] + "/prod/v2"
+            assert settings["RUNCOMFY_TRAINER_API_BASE"] == settings["RUNCOMFY_WEB_BASE"] + "/prod/v1"
             me = httpx.get(
                 f"{settings['RUNCOMFY_WEB_BASE']}/api/auth/me", headers={"Authorization": "Bearer tok-json"}
             )

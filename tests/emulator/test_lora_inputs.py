@@ -1,5 +1,6 @@
 """The ``lora`` input of the image stand-ins: accepted as the service documents it, visible on the picture,
-deterministic, and refused with a 422 naming the field when malformed."""
+deterministic, and refused with a 422 naming the field when malformed. A bare file name must be a checkpoint
+the caller trained (``test_training_jobs.py`` trains one and uses it); these tests use https URLs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from PIL import Image, ImageChops, ImageStat
 
 GPT = "openai/gpt-image-2/text-to-image"
 KONTEXT = "blackforestlabs/flux-1-kontext/pro/edit"
-LORA = {"path": "my_lora_3000.safetensors"}
+LORA = {"path": "https://cdn.example.com/loras/my_lora_3000.safetensors"}
 
 
 def picture(emulator: Emulator, model: str, body: dict[str, Any]) -> bytes:
@@ -98,6 +99,7 @@ def test_the_catalog_lists_lora_as_an_optional_input(emulator: Emulator) -> None
         ({"path": 7}, ["body", "lora", "path"]),
         ({**LORA, "weight": 1}, ["body", "lora", "weight"]),
         ("my_lora_3000.safetensors", ["body", "lora"]),
+        ({"path": "my_lora_3000.safetensors"}, ["body", "lora", "path"]),  # a name nobody trained
     ],
 )
 def test_a_bad_lora_is_a_422_naming_the_field(emulator: Emulator, lora: Any, loc: list[str]) -> None:

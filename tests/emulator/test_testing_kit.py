@@ -133,6 +133,7 @@ def test_running_emulator_serves_its_token_and_bases_and_stops_at_the_end_of_the
             "RUNCOMFY_WEB_BASE": f"http://127.0.0.1:{port}",
             "RUNCOMFY_TOKEN": emulator.token,
             "RUNCOMFY_SERVERLESS_API_BASE": f"http://127.0.0.1:{port}/prod/v2",
+            "RUNCOMFY_TRAINER_API_BASE": f"http://127.0.0.1:{port}/prod/v1",
         }
         me = emulator.http.get(
             f"{emulator.web_base}/api/auth/me", headers={"Authorization": f"Bearer {emulator.token}"}

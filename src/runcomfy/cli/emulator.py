@@ -138,6 +138,15 @@ def _parse_allowed_host(
     is_flag=True,
     help="Deliver webhooks to any host (by default only to loopback addresses).",
 )
+@click.option(
+    "--training-speed",
+    "training_steps_per_s",
+    default=50.0,
+    show_default=True,
+    type=click.FloatRange(0.001, 1e6),
+    metavar="STEPS_PER_S",
+    help="Training steps a Trainer API job runs per second.",
+)
 @click.option("--access-log", is_flag=True, help="Log every HTTP request on stderr.")
 def emulator_command(
     host: str,
@@ -153,9 +162,11 @@ def emulator_command(
     cold_start_s: float,
     deployment_run_s: float | None,
     allow_webhook_hosts: bool,
+    training_steps_per_s: float,
     access_log: bool,
 ) -> None:
-    """Run a local emulator of the RunComfy service (web login, Model API, Serverless API, balance).
+    """Run a local emulator of the RunComfy service (web login, Model API, Serverless API, balance, Trainer
+    API).
 
     Prints the `export` lines that point the CLI (or your own scripts) at it, then serves until Ctrl-C.
     Its control plane under /_emulator/ resets state and injects faults (see the README).
@@ -170,6 +181,7 @@ def emulator_command(
     """
     try:
         from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state, tokens_from_env
+        from runcomfy.emulator.trainer_settings import TrainerSettings
     except ImportError:
         raise click.ClickException(MISSING_EXTRA) from None
     all_tokens = list(tokens) + tokens_from_env()
@@ -188,6 +200,7 @@ def emulator_command(
         deployment_run_s=deployment_run_s,
         balance_usd=balance_usd,
         allow_webhook_hosts=allow_webhook_hosts,
+        trainer=TrainerSettings(training_steps_per_s=training_steps_per_s),
     )
     try:
         server = EmulatorServer(
@@ -207,6 +220,7 @@ def emulator_command(
         "RUNCOMFY_WEB_BASE": server.origin,
         "RUNCOMFY_TOKEN": all_tokens[0],
         "RUNCOMFY_SERVERLESS_API_BASE": server.serverless_api_base,
+        "RUNCOMFY_TRAINER_API_BASE": server.trainer_api_base,
     }
     if out.json_mode:
         out.data(exports)  # one JSON document for scripts that prefer it to the export lines

@@ -72,7 +72,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     " changes), after retries",
     ExitCode.CANTCREAT: "the output directory cannot be created or written (checked before submitting)",
     ExitCode.IOERR: "local I/O error (a download or the token file could not be written)",
-    ExitCode.TEMPFAIL: "temporary failure (timeout, 408/429 after retries, --timeout reached, code expired)",
+    ExitCode.TEMPFAIL: "temporary failure (timeout, 408/429 after retries, --timeout reached, code expired, a"
+    " training job stopped short of its last step)",
     ExitCode.NOPERM: "authentication (no token, an unusable token file, 401/403, login denied)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
 }
@@ -175,6 +176,7 @@ EXIT_RULES: tuple[ExitRule, ...] = (
     ),
     # Waiting and results
     ExitRule(errors.WaitTimeout, ExitCode.TEMPFAIL, "the request may still finish", resumable=True),
+    ExitRule(errors.TrainingIncomplete, ExitCode.TEMPFAIL, None),
     ExitRule(
         errors.AlreadyRunning,
         ExitCode.TEMPFAIL,

@@ -41,6 +41,7 @@ class LocalService:
     token: str
     db_path: Path
     serverless_api_base: str = ""
+    trainer_api_base: str = ""
 
 
 def local_environment(env: Mapping[str, str], service: LocalService) -> dict[str, str]:
@@ -50,6 +51,8 @@ def local_environment(env: Mapping[str, str], service: LocalService) -> dict[str
     local[config.ENV_WEB_BASE] = service.web_base
     if service.serverless_api_base:
         local[config.ENV_SERVERLESS_API_BASE] = service.serverless_api_base
+    if service.trainer_api_base:
+        local[config.ENV_TRAINER_API_BASE] = service.trainer_api_base
     local[config.ENV_CONFIG_DIR] = str(config.state_dir(env) / "local-config")
     local[config.ENV_STATE_DIR] = str(config.state_dir(env) / "local")  # its own journal
     if not (Path(local[config.ENV_CONFIG_DIR]) / "token.json").exists():
@@ -81,7 +84,12 @@ def embedded_emulator(env: Mapping[str, str]) -> Iterator[LocalService]:
     server = EmulatorServer(build_state(settings), port=0).start()
     try:
         yield LocalService(
-            server.model_api_base, server.origin, LOCAL_TOKEN, db_path, f"{server.origin}/prod/v2"
+            server.model_api_base,
+            server.origin,
+            LOCAL_TOKEN,
+            db_path,
+            server.serverless_api_base,
+            server.trainer_api_base,
         )
     finally:
         server.stop()

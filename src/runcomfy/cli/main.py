@@ -127,11 +127,13 @@ def _register_commands() -> None:
     from runcomfy.cli.auth import login_command, logout_command, whoami_command
     from runcomfy.cli.balance import balance_command
     from runcomfy.cli.completion import completion_command
+    from runcomfy.cli.datasets import datasets_group
     from runcomfy.cli.deployments import deployments_group
     from runcomfy.cli.emulator import emulator_command
     from runcomfy.cli.models import models_group
     from runcomfy.cli.requests import cancel_command, requests_group, result_command, status_command
     from runcomfy.cli.run import run_command
+    from runcomfy.cli.train import train_group
 
     for command in (
         login_command,
@@ -145,6 +147,8 @@ def _register_commands() -> None:
         completion_command,
         models_group,
         deployments_group,
+        datasets_group,
+        train_group,
         balance_command,
         emulator_command,
     ):

@@ -4,7 +4,8 @@ the one place errors are rendered, put together.
 Each API lives in its own module and hands over its routes as :class:`~runcomfy.emulator.routing.Endpoint`
 values (:mod:`~runcomfy.emulator.web_login`, :mod:`~runcomfy.emulator.model_api`, and the Serverless API's
 :mod:`~runcomfy.emulator.serverless_api`, :mod:`~runcomfy.emulator.deployment_requests_api` and
-:mod:`~runcomfy.emulator.comfy_proxy`); an API is added by adding
+:mod:`~runcomfy.emulator.comfy_proxy`; the Trainer API's :mod:`~runcomfy.emulator.trainer_datasets_api`
+and :mod:`~runcomfy.emulator.training_api`); an API is added by adding
 its module to the list in :func:`service_endpoints`, and its route names become known to the control plane's
 faults and call log. This module must never hold a route's logic.
 """
@@ -15,7 +16,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from runcomfy.emulator import comfy_proxy, deployment_requests_api, model_api, serverless_api, web_login
+from runcomfy.emulator import (
+    comfy_proxy,
+    deployment_requests_api,
+    model_api,
+    serverless_api,
+    trainer_datasets_api,
+    training_api,
+    web_login,
+)
 from runcomfy.emulator.control import Control
 from runcomfy.emulator.control_routes import ControlPlane
 from runcomfy.emulator.errors import EXCEPTION_HANDLERS
@@ -36,6 +45,8 @@ def service_endpoints(state: EmulatorState, served: ServedHosts) -> tuple[list[E
         (serverless_api.ROUTE_NAMES, serverless_api.endpoints(state)),
         (deployment_requests_api.ROUTE_NAMES, deployment_requests_api.endpoints(state)),
         (comfy_proxy.ROUTE_NAMES, comfy_proxy.endpoints(state)),
+        (trainer_datasets_api.ROUTE_NAMES, trainer_datasets_api.endpoints(state)),
+        (training_api.ROUTE_NAMES, training_api.endpoints(state)),
         (web_login.ROUTE_NAMES, web_login.endpoints(state, served)),
     ]
     endpoints: list[Endpoint] = []

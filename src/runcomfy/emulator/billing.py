@@ -8,7 +8,8 @@ balance the first time it is seen. What is charged, and when:
 - a deployment request: the GPU seconds it ran on its instance (from the moment it started on a warm
   instance to its end: succeeded, failed or cancelled), at its SKU's price per second in
   :data:`PRICES_USD_PER_S`; queueing and cold starts are free;
-- (training jobs will be charged here too.)
+- a training job: the GPU seconds each of its runs trained x its ``gpu_count``, at its GPU type's price, when
+  the run ends (see :mod:`~runcomfy.emulator.trainer`);
 
 New work is refused while an account cannot pay: a Model API submit when the balance is below the model's
 price, a deployment inference when the balance is not above zero (its cost is known only at its end, so a
@@ -22,7 +23,7 @@ to call from the webhook worker's thread (one lock).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -69,6 +70,8 @@ class Billing:
         self.starting_usd = starting_usd
         self._balances: dict[str, float] = {k: float(v) for k, v in store.load("balances").items()}
         self._charges = {k: Charge(**v) for k, v in store.load("charges").items()}
+        # Called (outside the lock) before a balance is read, so charges of work that ended since are in it.
+        self.before_read: list[Callable[[], None]] = []
 
     def reset(self, starting_usd: float) -> None:
         """Forget every balance and charge (call after the store is cleared)."""
@@ -78,8 +81,13 @@ class Billing:
 
     def balance(self, user_id: str) -> float:
         """What ``user_id`` has left."""
+        self._settle()
         with self._lock:
             return self._balances.get(user_id, self.starting_usd)
+
+    def _settle(self) -> None:
+        for bring_up_to_date in self.before_read:
+            bring_up_to_date()
 
     def can_pay(self, user_id: str, amount_usd: float) -> bool:
         """Whether new work that costs ``amount_usd`` (0: unknown until it ends) may start."""
@@ -127,6 +135,7 @@ class Billing:
 
     def view(self) -> dict[str, Any]:
         """Every balance and charge, for the control plane."""
+        self._settle()
         with self._lock:
             return {
                 "starting_balance_usd": self.starting_usd,

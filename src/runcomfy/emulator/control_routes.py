@@ -14,7 +14,8 @@ emulated APIs' routes. The model behind both (faults, the call log, what is acce
 | ``POST /_emulator/tokens``           | ``{"token": "..."}``                           | add a static token |
 
 The Serverless API's own control routes (workflows, instances, balance, webhooks) are in
-``serverless_control.py``.
+``serverless_control.py``; the Trainer API's (training jobs: view, stop, fail) in ``trainer_control.py``, and
+its settings (``trainer_settings.py``) are changed through ``/_emulator/config`` too.
 
 The control plane has no authentication: the emulator binds to loopback unless told otherwise, and answers
 only requests whose ``Host`` names it (see ``hosts.py``). Bodies are limited to
@@ -54,6 +55,8 @@ from runcomfy.emulator.errors import ServiceError, bad_request, not_found
 from runcomfy.emulator.serverless_control import ServerlessControl
 from runcomfy.emulator.serverless_settings import changed
 from runcomfy.emulator.state import EmulatorState
+from runcomfy.emulator.trainer_control import TrainerControl
+from runcomfy.emulator.trainer_settings import changed as trainer_changed
 from runcomfy.emulator.worker_queue import Job
 from runcomfy.emulator.workflows import WORKFLOWS
 
@@ -93,6 +96,7 @@ class ControlPlane:
             Route("/_emulator/config", self.config, methods=["GET", "POST"]),
             Route("/_emulator/tokens", self.tokens, methods=["POST"]),
             *ServerlessControl(self.state).routes(),
+            *TrainerControl(self.state).routes(),
         ]
 
     async def info(self, request: Request) -> Response:
@@ -191,8 +195,10 @@ class ControlPlane:
             serverless = _checked(
                 lambda: changed(state.serverless.settings, data)
             )  # all checked, then applied
+            trainer = _checked(lambda: trainer_changed(state.trainer.settings, data))
             _apply_config(state, change)
             state.serverless.apply(serverless)
+            state.trainer.apply(trainer)
             if "balance_usd" in data:
                 state.billing.starting_usd = serverless.balance_usd
         return JSONResponse(
@@ -202,6 +208,7 @@ class ControlPlane:
                 "device_expires_s": state.device_expires_s,
                 "device_poll_interval_s": state.device_poll_interval_s,
                 **state.serverless.settings.reading(),
+                **state.trainer.settings.reading(),
             }
         )
 

@@ -4,7 +4,8 @@ each model's input schema, and the output files (``/files/...``).
 Routes parse and render only: the queue is :mod:`~runcomfy.emulator.worker_queue`'s (through
 :class:`~runcomfy.emulator.state.EmulatorState`), the models are :mod:`~runcomfy.emulator.catalog`'s, and file
 serving is :mod:`~runcomfy.emulator.files`'. Shapes, status values, HTTP codes and error bodies follow the real
-service. A submit is charged the model's price (:mod:`~runcomfy.emulator.billing`; a 402 when the balance
+service. A ``lora`` named by a bare file name must be a checkpoint the caller trained with the Trainer API
+(:mod:`~runcomfy.emulator.trainer`); an https URL is taken as it is. A submit is charged the model's price (:mod:`~runcomfy.emulator.billing`; a 402 when the balance
 cannot pay it). A request is visible only to the user who submitted it: another user's token gets the
 service's 403, never the request. This module must never let one user read, cancel or fetch another's request.
 """
@@ -53,6 +54,20 @@ class ModelApi:
             )
         return job
 
+    def trained_lora_problems(self, user_id: str, input_data: dict[str, Any]) -> list[dict[str, Any]]:
+        """A LoRA named by a bare file name must be a checkpoint the caller trained (an https URL is taken)."""
+        lora = input_data.get("lora")
+        path = lora.get("path") if isinstance(lora, dict) else None
+        if not isinstance(path, str) or path.startswith("https://"):
+            return []
+        if self.state.trainer.has_checkpoint(user_id, path):
+            return []
+        message = (
+            f"lora.path {path[:200]!r} is not a LoRA you trained: name a checkpoint file of one of your "
+            "training jobs (runcomfy train result <id>) or give an https URL"
+        )
+        return [{"loc": ["body", "lora", "path"], "msg": message, "type": "value_error"}]
+
     # -- requests ----------------------------------------------------------------------------------------
 
     async def submit(self, request: Request) -> Response:
@@ -64,7 +79,7 @@ class ModelApi:
                 400, f"Invalid model_id: {model_id}", "No such model. List models with GET /v1/models."
             )
         parsed = await read_json(request, SUBMIT_BODY_LIMIT)
-        problems = validate_input(model, parsed)
+        problems = validate_input(model, parsed) or self.trained_lora_problems(user.user_id, parsed)
         if problems:
             raise validation_error("the input does not match the model's schema", problems)
         billing = self.state.billing

@@ -27,6 +27,7 @@ from runcomfy.emulator.hosts import ServedHosts
 from runcomfy.emulator.serverless_settings import DEFAULT_COLD_START_S, ServerlessSettings
 from runcomfy.emulator.state import EmulatorState
 from runcomfy.emulator.store import MemoryStore, SqliteStore, Store
+from runcomfy.emulator.trainer_settings import TrainerSettings
 from runcomfy.emulator.webhook_worker import WebhookWorker
 from runcomfy.emulator.webhooks import DEFAULT_RETRY_DELAYS_S
 
@@ -59,6 +60,15 @@ class EmulatorConfig:
     allow_webhook_hosts: bool = False  # deliver webhooks beyond loopback
     webhook_retry_delays_s: tuple[float, ...] = DEFAULT_RETRY_DELAYS_S
     seed_example_deployment: bool = False  # the example deployment, owned by the first token (``--local``)
+    trainer: TrainerSettings = field(default_factory=TrainerSettings)  # datasets' processing, training speed
+
+    def trainer_files(self) -> Path | None:
+        """Where datasets and training artifacts are kept: beside ``db`` (``<db>.trainer-files``), or None
+        (a temporary directory removed when the emulator stops)."""
+        if not self.db:
+            return None
+        db = Path(self.db)
+        return db.with_name(f"{db.name}.trainer-files")
 
     def serverless(self) -> ServerlessSettings:
         """The Serverless API's part of this configuration."""
@@ -88,6 +98,8 @@ def build_state(config: EmulatorConfig, clock: Clock | None = None) -> EmulatorS
         device_expires_s=config.device_expires_s,
         device_poll_interval_s=config.device_poll_interval_s,
         serverless=config.serverless(),
+        trainer=config.trainer,
+        trainer_files=config.trainer_files(),
     )
     owners = [state.add_static_token(token) for token in config.tokens]
     if config.seed_example_deployment and owners:
@@ -156,6 +168,11 @@ class EmulatorServer:
         """The value for ``RUNCOMFY_SERVERLESS_API_BASE``."""
         return f"{self.origin}/prod/v2"
 
+    @property
+    def trainer_api_base(self) -> str:
+        """The value for ``RUNCOMFY_TRAINER_API_BASE`` (datasets and training jobs)."""
+        return f"{self.origin}/prod/v1"
+
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (uvicorn handles Ctrl-C and SIGTERM)."""
         self.webhooks.start()
@@ -163,7 +180,7 @@ class EmulatorServer:
             self._server.run(sockets=[self.socket])
         finally:
             self.webhooks.stop()
-            self.state.store.close()
+            self.state.close()
 
     def start(self) -> EmulatorServer:
         """Serve in a daemon thread; returns once the server accepts connections."""
@@ -182,13 +199,14 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
-        """Stop the thread started by :meth:`start` and close the socket and the store."""
+        """Stop the thread started by :meth:`start` and close the socket and the store (and remove the
+        Trainer API's temporary files)."""
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
         self.webhooks.stop()
         self.socket.close()
-        self.state.store.close()
+        self.state.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

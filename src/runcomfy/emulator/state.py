@@ -3,8 +3,8 @@ settings the control plane may change until a reset.
 
 :class:`EmulatorState` is what the routes and the control plane are handed. It puts the parts together
 (:mod:`~runcomfy.emulator.accounts` for tokens and device codes, :mod:`~runcomfy.emulator.worker_queue` for the
-Model API's requests, :mod:`~runcomfy.emulator.serverless` for deployments, :mod:`~runcomfy.emulator.billing`
-for the one wallet every API charges) and owns what spans them: the settings, a reset, and the clock's
+Model API's requests, :mod:`~runcomfy.emulator.serverless` for deployments, :mod:`~runcomfy.emulator.trainer`
+for datasets and training jobs, :mod:`~runcomfy.emulator.billing` for the one wallet every API charges) and owns what spans them: the settings, a reset, and the clock's
 persisted offset. A new emulated API adds its own queue or records here next to ``requests``. This module
 knows nothing of HTTP.
 """
@@ -12,16 +12,20 @@ knows nothing of HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runcomfy.emulator.accounts import Accounts, TokenRecord
 from runcomfy.emulator.billing import Billing
 from runcomfy.emulator.catalog import CATALOG
 from runcomfy.emulator.clock import Clock
+from runcomfy.emulator.dataset_storage import Storage
 from runcomfy.emulator.models import Model, Production
 from runcomfy.emulator.serverless import Serverless
 from runcomfy.emulator.serverless_settings import ServerlessSettings
 from runcomfy.emulator.store import MemoryStore, Store
+from runcomfy.emulator.trainer import Trainer
+from runcomfy.emulator.trainer_settings import TrainerSettings
 from runcomfy.emulator.worker_queue import Job, WorkerQueue
 
 JSON = dict[str, Any]
@@ -54,8 +58,12 @@ class EmulatorState:
         device_expires_s: int = 600,
         device_poll_interval_s: int = 2,
         serverless: ServerlessSettings | None = None,
+        trainer: TrainerSettings | None = None,
+        trainer_files: Path | None = None,
     ) -> None:
-        """``serverless``: the Serverless API's settings (cold starts, run times, balance, webhooks)."""
+        """``serverless``: the Serverless API's settings (cold starts, run times, balance, webhooks);
+        ``trainer``: the Trainer API's; ``trainer_files``: where datasets and artifacts are kept (None: a
+        temporary directory, removed by :meth:`close`)."""
         self.store: Store = store or MemoryStore()
         self.clock = clock or Clock()
         self._started_with = Settings(
@@ -70,6 +78,10 @@ class EmulatorState:
         serverless = serverless or ServerlessSettings()
         self.billing = Billing(self.store, starting_usd=serverless.balance_usd)
         self.serverless = Serverless(self.store, self.clock, self.billing, serverless)
+        self.trainer = Trainer(
+            self.store, self.clock, self.billing, trainer or TrainerSettings(), Storage(trainer_files)
+        )
+        self.billing.before_read.append(self.trainer.advance)
         self._restore_settings()
 
     def _restore_settings(self) -> None:
@@ -105,11 +117,18 @@ class EmulatorState:
             self.clock.offset = 0.0
             self.billing.reset(self.serverless.started_with.balance_usd)
             self.serverless.reset()
+            self.trainer.reset()
 
     def advance(self) -> None:
         """Bring every queue up to the clock's time."""
         self.requests.advance()
         self.serverless.advance()
+        self.trainer.advance()
+
+    def close(self) -> None:
+        """Close the store and remove the Trainer API's temporary files."""
+        self.store.close()
+        self.trainer.close()
 
     # -- the calls every API makes -----------------------------------------------------------------------
 

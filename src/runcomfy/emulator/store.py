@@ -33,6 +33,9 @@ TABLES = (
     "instances",
     "balances",
     "charges",
+    "datasets",
+    "upload_urls",
+    "training_jobs",
 )
 PRIVATE_FILE_MODE = 0o600
 
@@ -46,6 +49,9 @@ class MemoryStore:
 
     def put(self, table: str, key: str, value: Any) -> None:
         """Write one row (a no-op here)."""
+
+    def delete(self, table: str, key: str) -> None:
+        """Delete one row (a no-op here)."""
 
     def clear(self) -> None:
         """Delete every row (a no-op here)."""
@@ -81,6 +87,11 @@ class SqliteStore:
         text = json.dumps(value, separators=(",", ":"))
         with self._lock:
             self._db.execute(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", (key, text))
+
+    def delete(self, table: str, key: str) -> None:
+        """Delete one row, if it exists."""
+        with self._lock:
+            self._db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
 
     def clear(self) -> None:
         """Delete every row of every table."""

@@ -91,6 +91,11 @@ class RunningEmulator:
         return self.server.serverless_api_base
 
     @property
+    def trainer_api_base(self) -> str:
+        """The value for ``RUNCOMFY_TRAINER_API_BASE`` (datasets and training jobs)."""
+        return self.server.trainer_api_base
+
+    @property
     def env(self) -> dict[str, str]:
         """The ``RUNCOMFY_*`` variables that point a ``runcomfy`` command (or a user's script) at this emulator.
 
@@ -102,6 +107,7 @@ class RunningEmulator:
             "RUNCOMFY_WEB_BASE": self.web_base,
             "RUNCOMFY_TOKEN": self.token,
             "RUNCOMFY_SERVERLESS_API_BASE": self.serverless_api_base,
+            "RUNCOMFY_TRAINER_API_BASE": self.trainer_api_base,
         }
 
     @property
@@ -123,6 +129,8 @@ class RunningEmulator:
         from runcomfy import Client
 
         options.setdefault("env", {})
+        options.setdefault("serverless_api_base", self.serverless_api_base)
+        options.setdefault("trainer_api_base", self.trainer_api_base)
         client = Client(
             token or self.token, model_api_base=self.model_api_base, web_base=self.web_base, **options
         )

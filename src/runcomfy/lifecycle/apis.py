@@ -20,6 +20,8 @@ __all__ = [
     "DEPLOYMENT_STATUSES",
     "MODEL_API",
     "MODEL_API_STATUSES",
+    "TRAINING_API",
+    "TRAINING_STATUSES",
     "QueueAPI",
     "parse_model_api_status",
 ]
@@ -99,3 +101,24 @@ DEPLOYMENT_API = QueueAPI(
 )
 """Requests of a ComfyUI deployment: ``outputs`` (node id -> channel -> files) for a workflow, ``output`` for
 LoRA inference."""
+
+
+TRAINING_STATUSES = StatusVocabulary(
+    queued=frozenset({"in_queue", "queued", "pending"}),
+    running=frozenset({"running", "resuming", "in_progress"}),
+    succeeded=frozenset({"stopped", "completed", "succeeded"}),
+    failed=frozenset({"failed"}),
+    cancelled=frozenset({"canceled", "cancelled"}),
+    progress_field="progress",
+)
+"""A training job's words (the Trainer API sends them upper case: ``IN_QUEUE``, ``RUNNING``, ``RESUMING``,
+``STOPPED``, ``FAILED``, ``CANCELED``). ``STOPPED`` is terminal and counts as done here; whether the job reached
+its last step is :func:`runcomfy.training.stopped_short`'s question (the API says ``STOPPED`` for both)."""
+
+TRAINING_API = QueueAPI(
+    name="Trainer API",
+    request_path="trainers/ai-toolkit/jobs/{request_id}",
+    vocabulary=TRAINING_STATUSES,
+    output_keys=("artifacts",),
+)
+"""AI Toolkit training jobs: ``artifacts`` (``checkpoints``, ``samples``) holds the files."""
