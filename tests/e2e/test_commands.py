@@ -323,6 +323,10 @@ def test_root_help_lists_commands_environment_and_exit_codes(cli: CLI) -> None:
     for command in COMMANDS:
         assert f"\n  {command} " in result.stdout, command
     assert "ENVIRONMENT:" in result.stdout and "RUNCOMFY_TOKEN" in result.stdout
+    for variable in ("RUNCOMFY_MODEL_API_BASE", "RUNCOMFY_SERVERLESS_API_BASE", "RUNCOMFY_TRAINER_API_BASE"):
+        assert variable in result.stdout, variable
+    for group in ("balance", "deployments", "datasets", "train"):
+        assert f"\n  {group} " in result.stdout, group
     assert "EXIT CODES:" in result.stdout
     for code in ("0", "1", "64", "65", "66", "69", "74", "75", "77", "130"):
         assert f"\n    {code} " in result.stdout, code

@@ -87,6 +87,9 @@ ENVIRONMENT:
   RUNCOMFY_SERVERLESS_API_BASE
                            Serverless API base: deployments, balance
                            (default https://api.runcomfy.net/prod/v2)
+  RUNCOMFY_TRAINER_API_BASE
+                           Trainer API base: datasets, train
+                           (default https://trainer-api.runcomfy.net/prod/v1)
   RUNCOMFY_CONFIG_DIR      config dir (else $XDG_CONFIG_HOME/runcomfy, else ~/.config/runcomfy)
   XDG_CONFIG_HOME          see RUNCOMFY_CONFIG_DIR
   RUNCOMFY_STATE_DIR       request journal and --local state (else $XDG_STATE_HOME/runcomfy)
