@@ -8,8 +8,9 @@ before click parses anything. Every error ends in :func:`main`: it is printed on
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -102,7 +103,118 @@ ENVIRONMENT:
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ROOT_EPILOG)
+def _deployments_group() -> click.Command:
+    """The ``deployments`` group: CRUD and the proxy, plus the request commands kept in their own module."""
+    from runcomfy.cli import deployment_requests
+    from runcomfy.cli.deployments import deployments_group
+
+    for command in (
+        deployment_requests.run_command,
+        deployment_requests.status_command,
+        deployment_requests.result_command,
+        deployment_requests.cancel_command,
+    ):
+        deployments_group.add_command(command)
+    return deployments_group
+
+
+def _attribute(module: str, name: str) -> Callable[[], click.Command]:
+    def load() -> click.Command:
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command)
+        return command
+
+    return load
+
+
+# name -> (loader, the short help ``runcomfy --help`` shows without importing the command's module; a test
+# checks each against the command's own docstring)
+LAZY_COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
+    "login": (
+        _attribute("runcomfy.cli.auth", "login_command"),
+        "Sign in with a device code and save the token to <config dir>/token.json.",
+    ),
+    "logout": (_attribute("runcomfy.cli.auth", "logout_command"), "Delete the saved token."),
+    "whoami": (
+        _attribute("runcomfy.cli.auth", "whoami_command"),
+        "Show the signed-in user (on stdout, so it can be piped).",
+    ),
+    "run": (
+        _attribute("runcomfy.cli.run", "run_command"),
+        "Run a model: submit, wait, print the output and download its files.",
+    ),
+    "status": (_attribute("runcomfy.cli.requests", "status_command"), "Show a request's status (one call)."),
+    "cancel": (_attribute("runcomfy.cli.requests", "cancel_command"), "Cancel a request."),
+    "result": (
+        _attribute("runcomfy.cli.requests", "result_command"),
+        "Fetch a request's result record and download its files (resume a run that was interrupted).",
+    ),
+    "requests": (
+        _attribute("runcomfy.cli.requests", "requests_group"),
+        "Requests by id (get, cancel, result: aliases) and the local history (list).",
+    ),
+    "completion": (
+        _attribute("runcomfy.cli.completion", "completion_command"),
+        "Print the completion script for SHELL.",
+    ),
+    "models": (
+        _attribute("runcomfy.cli.models", "models_group"),
+        "Browse the model catalog: list, categories, get.",
+    ),
+    "deployments": (
+        _deployments_group,
+        "ComfyUI deployments (Serverless API): manage them, run them, call their instances.",
+    ),
+    "balance": (
+        _attribute("runcomfy.cli.balance", "balance_command"),
+        "Show the account's balance (it pays for models, deployments and training alike).",
+    ),
+    "datasets": (
+        _attribute("runcomfy.cli.datasets", "datasets_group"),
+        "Training datasets (Trainer API): images or videos with same-stem .txt captions.",
+    ),
+    "train": (
+        _attribute("runcomfy.cli.train", "train_group"),
+        "LoRA training jobs (Trainer API, AI Toolkit): write a config, submit it, follow it, fetch the LoRA.",
+    ),
+    "emulator": (
+        _attribute("runcomfy.cli.emulator", "emulator_command"),
+        "Run a local emulator of the RunComfy service (web login, Model API, Serverless API, balance, "
+        "Trainer API).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """The root group: a command's module is imported only when that command runs (or its own ``--help`` is
+    asked for), so ``--version``, ``--help`` and every command start without importing the others."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.add_command(LAZY_COMMANDS[cmd_name][0](), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)  # as click's own format_commands
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                rows.append((name, loaded.get_short_help_str(limit)))
+            else:
+                stand_in = click.Command(name, help=LAZY_COMMANDS[name][1])  # cut as click cuts a docstring
+                rows.append((name, stand_in.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=ROOT_EPILOG)
 @click.version_option(__version__, "-V", "--version", prog_name="runcomfy", message="%(prog)s %(version)s")
 @click.option(
     "--output",
@@ -123,49 +235,6 @@ def cli(app: AppContext, output_mode: str, quiet: bool, verbose: int, local: boo
     if quiet and verbose:
         raise click.UsageError("--quiet cannot be combined with --verbose")
     app.local = local
-
-
-def _register_commands() -> None:
-    from runcomfy.cli import deployment_requests
-    from runcomfy.cli.auth import login_command, logout_command, whoami_command
-    from runcomfy.cli.balance import balance_command
-    from runcomfy.cli.completion import completion_command
-    from runcomfy.cli.datasets import datasets_group
-    from runcomfy.cli.deployments import deployments_group
-    from runcomfy.cli.emulator import emulator_command
-    from runcomfy.cli.models import models_group
-    from runcomfy.cli.requests import cancel_command, requests_group, result_command, status_command
-    from runcomfy.cli.run import run_command
-    from runcomfy.cli.train import train_group
-
-    for command in (
-        login_command,
-        logout_command,
-        whoami_command,
-        run_command,
-        status_command,
-        cancel_command,
-        result_command,
-        requests_group,
-        completion_command,
-        models_group,
-        deployments_group,
-        datasets_group,
-        train_group,
-        balance_command,
-        emulator_command,
-    ):
-        cli.add_command(command)
-    for command in (
-        deployment_requests.run_command,
-        deployment_requests.status_command,
-        deployment_requests.result_command,
-        deployment_requests.cancel_command,
-    ):
-        deployments_group.add_command(command)
-
-
-_register_commands()
 
 
 def run_cli(argv: Sequence[str], app: AppContext) -> int:
