@@ -25,6 +25,7 @@ from runcomfy.cli.follow import ResumeCommands, follow, record_submitted
 from runcomfy.cli.inputs import parse_input_text, read_source
 from runcomfy.cli.requests import exclusive, journal_entry
 from runcomfy.cli.signals import interrupts_raise
+from runcomfy.cli.wait_options import output_dir_option, poll_secs_option, timeout_option
 from runcomfy.errors import (
     BadRequestError,
     InputProblems,
@@ -71,22 +72,9 @@ MAX_BAD_LINES_SHOWN = 20
     help="With --webhook-url: also POST the in_queue/in_progress updates.",
 )
 @click.option("--no-wait", is_flag=True, help="Submit and print the request id without waiting.")
-@click.option(
-    "--poll-secs", default=2, show_default=True, type=click.IntRange(min=1), help="Seconds between polls."
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Give up (and cancel the request) after this many seconds; exit 75.",
-)
-@click.option(
-    "--output-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(),
-    help="Where to save the result's files.",
-)
+@poll_secs_option
+@timeout_option
+@output_dir_option
 @click.option("--no-download", is_flag=True, help="Print the outputs without downloading files.")
 @click.option(
     "--emit",

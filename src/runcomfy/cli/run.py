@@ -16,6 +16,7 @@ from runcomfy.cli.follow import ResumeCommands, follow, record_submitted
 from runcomfy.cli.inputs import check_model_id, read_input
 from runcomfy.cli.preflight import prepare_input
 from runcomfy.cli.signals import interrupts_raise
+from runcomfy.cli.wait_options import output_dir_option, poll_secs_option, timeout_option
 from runcomfy.errors import (
     APIStatusError,
     BadRequestError,
@@ -34,22 +35,9 @@ if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, t
 @click.option("--input", "inline_input", metavar="JSON", help="Input as a JSON object.")
 @click.option("--input-file", metavar="PATH", help="Read the input JSON from a file ('-' for stdin).")
 @click.option("--no-wait", is_flag=True, help="Submit and print the request id without waiting.")
-@click.option(
-    "--poll-secs", default=2, show_default=True, type=click.IntRange(min=1), help="Seconds between polls."
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Give up (and cancel the request) after this many seconds; exit 75.",
-)
-@click.option(
-    "--output-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(),
-    help="Where to save the result's files.",
-)
+@poll_secs_option
+@timeout_option
+@output_dir_option
 @click.option("--no-download", is_flag=True, help="Print the result without downloading files.")
 @click.option(
     "--emit",
