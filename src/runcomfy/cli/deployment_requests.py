@@ -25,7 +25,7 @@ from runcomfy.cli.follow import ResumeCommands, follow, record_submitted
 from runcomfy.cli.inputs import parse_input_text, read_source
 from runcomfy.cli.requests import exclusive, journal_entry
 from runcomfy.cli.signals import interrupts_raise
-from runcomfy.cli.wait_options import output_dir_option, poll_secs_option, timeout_option
+from runcomfy.cli.wait_options import batch_options, output_dir_option, poll_secs_option, timeout_option
 from runcomfy.errors import (
     BadRequestError,
     InputProblems,
@@ -89,21 +89,7 @@ MAX_BAD_LINES_SHOWN = 20
     metavar="FILE",
     help="Run every overrides object of a JSONL file ('-' for stdin), one per line; resumable.",
 )
-@click.option(
-    "--concurrency",
-    default=4,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="With --batch: requests in flight at once.",
-)
-@click.option(
-    "--restart", is_flag=True, help="With --batch: forget earlier progress and submit every line again."
-)
-@click.option(
-    "--retry-failed",
-    is_flag=True,
-    help="With --batch: submit again the lines that ended failed, cancelled or timed out (keeps the others).",
-)
+@batch_options
 @click.option(
     "--no-validate", is_flag=True, help="Skip the check of the overrides against the deployment's workflow."
 )

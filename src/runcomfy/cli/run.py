@@ -16,7 +16,7 @@ from runcomfy.cli.follow import ResumeCommands, follow, record_submitted
 from runcomfy.cli.inputs import check_model_id, read_input
 from runcomfy.cli.preflight import prepare_input
 from runcomfy.cli.signals import interrupts_raise
-from runcomfy.cli.wait_options import output_dir_option, poll_secs_option, timeout_option
+from runcomfy.cli.wait_options import batch_options, output_dir_option, poll_secs_option, timeout_option
 from runcomfy.errors import (
     APIStatusError,
     BadRequestError,
@@ -52,21 +52,7 @@ if TYPE_CHECKING:  # the library (httpx) is imported only when a command runs, t
     metavar="FILE",
     help="Run every input of a JSONL file ('-' for stdin), one JSON object per line; resumable.",
 )
-@click.option(
-    "--concurrency",
-    default=4,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="With --batch: requests in flight at once.",
-)
-@click.option(
-    "--restart", is_flag=True, help="With --batch: forget earlier progress and submit every line again."
-)
-@click.option(
-    "--retry-failed",
-    is_flag=True,
-    help="With --batch: submit again the lines that ended failed, cancelled or timed out (keeps the others).",
-)
+@batch_options
 @click.option(
     "--no-validate", is_flag=True, help="Skip the pre-flight check of the input against the model's schema."
 )
