@@ -177,6 +177,10 @@ LAZY_COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
         _attribute("runcomfy.cli.train", "train_group"),
         "LoRA training jobs (Trainer API, AI Toolkit): write a config, submit it, follow it, fetch the LoRA.",
     ),
+    "mcp": (
+        _attribute("runcomfy.cli.mcp", "mcp_command"),
+        "Serve every RunComfy API to coding agents over MCP (stdio, or streamable HTTP with --http).",
+    ),
     "emulator": (
         _attribute("runcomfy.cli.emulator", "emulator_command"),
         "Run a local emulator of the RunComfy service (web login, Model API, Serverless API, balance, "

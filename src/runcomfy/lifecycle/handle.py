@@ -9,7 +9,8 @@ prompts or exits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import copy
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from runcomfy.errors import RunComfyError, WaitTimeout
@@ -58,6 +59,13 @@ class RequestHandle:
             for action in ("status", "result", "cancel")
         )
         self.raw: Mapping[str, Any] = raw or {}
+
+    def with_sleep(self, sleep: Callable[[float], None]) -> RequestHandle:
+        """The same request, waited on with another ``sleep`` (one that ends when the caller stops waiting, as
+        a cancelled MCP tool call does); the session and connection pool are shared."""
+        twin = copy.copy(self)
+        twin.ctx = self.ctx.replace(sleep=sleep)
+        return twin
 
     def __repr__(self) -> str:
         return f"RequestHandle(request_id={self.request_id!r}, model_id={self.model_id!r}, api={self.api.name!r})"
