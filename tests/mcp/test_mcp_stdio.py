@@ -49,8 +49,11 @@ EXPECTED_TOOLS = {
 }
 
 
-async def test_every_tool_is_listed_with_a_schema_a_description_and_annotations(rig: McpRig) -> None:
-    async with rig.stdio() as client:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # legacy: the initialize handshake today's agents send
+async def test_every_tool_is_listed_with_a_schema_a_description_and_annotations(
+    rig: McpRig, mode: str
+) -> None:
+    async with rig.stdio(mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == EXPECTED_TOOLS
     for name, tool in tools.items():
@@ -331,3 +334,76 @@ async def test_the_sdk_client_works_over_http_with_the_bearer_token(rig: McpRig)
     assert {t.name for t in tools.tools} == EXPECTED_TOOLS
     assert not ran.is_error, result_text(ran)
     assert Path(ran.structured_content["files"][0]["path"]).is_file()
+
+
+def _cli(rig: McpRig, *args: str) -> str:
+    import subprocess
+
+    from mcp_harness import RUNCOMFY
+
+    done = subprocess.run(
+        [RUNCOMFY, *args], env=rig.env, cwd=rig.home, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_training_tools_show_a_job_and_fetch_its_lora(rig: McpRig) -> None:
+    from PIL import Image
+
+    rig.emulator.control.request(
+        "POST", "config", {"training_steps_per_s": 40, "training_queue_s": 0, "dataset_processing_s": 0.2}
+    )
+    images = rig.home / "cats"
+    images.mkdir()
+    for index in range(2):
+        Image.new("RGB", (16, 16), (60 * index, 90, 200)).save(images / f"cat{index}.png")
+        (images / f"cat{index}.txt").write_text(f"ohwx, a cat {index}")
+    dataset = json.loads(_cli(rig, "--output", "json", "datasets", "create", "--name", "cats"))
+    _cli(rig, "datasets", "upload", dataset["id"], "cats", "--wait", "--poll-secs", "1")
+    (rig.home / "config.yaml").write_text(
+        _cli(
+            rig,
+            "train",
+            "init",
+            "--dataset",
+            "cats",
+            "--trigger",
+            "ohwx",
+            "--steps",
+            "20",
+            "--name",
+            "cat_lora",
+        )
+    )
+    job = json.loads(
+        _cli(
+            rig,
+            "--output",
+            "json",
+            "train",
+            "submit",
+            "--config",
+            "config.yaml",
+            "--dataset",
+            dataset["id"],
+            "--wait",
+            "--poll-secs",
+            "1",
+        )
+    )
+    async with rig.stdio() as client:
+        datasets = await client.call_tool("list_datasets", {})
+        ready = await client.call_tool("dataset_status", {"dataset_id": dataset["id"]})
+        status = await client.call_tool("training_status", {"job_id": job["id"]})
+        fetched = await client.call_tool("training_result", {"job_id": job["id"], "subfolder": "lora"})
+    assert dataset["id"] in result_text(datasets)
+    assert ready.structured_content["status"] == "READY"
+    assert status.structured_content["status"] == "STOPPED"
+    assert not fetched.is_error, result_text(fetched)
+    names = {Path(f["path"]).name for f in fetched.structured_content["files"]}
+    assert "cat_lora.safetensors" in names
+    for entry in fetched.structured_content["files"]:
+        path = Path(entry["path"])
+        assert (rig.output_dir / "lora").resolve() in path.parents
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]

@@ -61,8 +61,10 @@ def finished_reply(
         raise_for_outcome(result, secrets=ws.client().secrets)
     files: list[Any] = []
     skipped: list[str] = []
+    reused_count = 0
     if download:
         report = _download(ws, result, folder)
+        reused_count = len(report.reused)
         files = [*report.reused, *report.saved]
         skipped = [url for url, _reason in report.skipped]
         ws.journal_update(
@@ -83,6 +85,8 @@ def finished_reply(
     else:
         ws.journal_update(rid, status=status.name, output=result.output)
     entries = file_entries(ws, files)
+    for index, entry in enumerate(entries):
+        entry["reused"] = index < reused_count
     data: dict[str, Any] = {
         "request_id": rid,
         "model_id": model_id,
