@@ -407,3 +407,21 @@ async def test_training_tools_show_a_job_and_fetch_its_lora(rig: McpRig) -> None
         path = Path(entry["path"])
         assert (rig.output_dir / "lora").resolve() in path.parents
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+
+
+async def test_a_resource_that_cannot_be_read_says_why_without_a_traceback(rig: McpRig) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    async with rig.stdio() as client:
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        with pytest.raises(MCPError, match="not recorded here"):
+            await client.read_resource("runcomfy://requests/no-such-request")
+        with pytest.raises(MCPError, match="find model ids with search_models"):
+            await client.read_resource("runcomfy://models/no/such/model")
+        catalog = json.loads((await client.read_resource("runcomfy://models")).contents[0].text)
+    assert templates == {"runcomfy://models/{+model_id}", "runcomfy://requests/{request_id}"}
+    assert any(
+        m["model_id"] == IMAGE_MODEL and m["uri"] == f"runcomfy://models/{IMAGE_MODEL}"
+        for m in catalog["models"]
+    )
+    assert "Traceback" not in rig.stderr_path.read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from runcomfy.cli.context import app_context
-from runcomfy.errors import ConfigError
+from runcomfy.errors import ConfigError, RunComfyError
 
 MISSING_EXTRA = "runcomfy mcp needs the mcp extra: pip install 'runcomfy[mcp]'"
 DEFAULT_PORT = 8765
@@ -88,6 +89,9 @@ def mcp_command(
     if not use_http and (bearer_token or host != "127.0.0.1" or port != DEFAULT_PORT):
         raise click.UsageError("--host, --port and --token only apply with --http")
     app.require_client()  # no token: say so now, not at the first tool call
+    # Made once here, not lazily by concurrent tool calls in worker threads: the journal and its scope.
+    with contextlib.suppress(OSError, RunComfyError):
+        app.journal_scope()
     workspace = Workspace(app, Path(output_dir).expanduser().resolve(), poll_secs, wait_timeout)
     server = build_server(workspace)
     if not use_http:

@@ -9,21 +9,56 @@ A resource that cannot be read raises, and the SDK answers with a protocol error
 text returned. No ``from __future__ import annotations`` here: the SDK reads the hints at registration.
 """
 
+import functools
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.resources import ResourceSecurity
 
 from runcomfy.mcp.workspace import Workspace
 
 CATALOG_PAGE = 200
 RECENT_REQUESTS = 100
+P = ParamSpec("P")
+
+
+def resource_errors(
+    scrub: Callable[[Any], Any],
+) -> Callable[[Callable[P, Awaitable[str]]], Callable[P, Awaitable[str]]]:
+    """Turn a failed read into the SDK's ``ResourceError`` with the CLI's message and hint (token masked), so
+    the client learns why; anything else would reach it as a bare "error reading" and be logged as a crash."""
+
+    def decorate(fn: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[str]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+            from runcomfy.cli.exit_codes import hint_for
+            from runcomfy.errors import NotFoundError, RunComfyError
+
+            try:
+                return await fn(*args, **kwargs)
+            except (RunComfyError, OSError, ValueError, _NotRecorded) as exc:
+                hint = hint_for(exc)
+                message = str(scrub(f"{exc}; {hint}" if hint else str(exc)))
+                if isinstance(exc, NotFoundError | _NotRecorded):
+                    raise ResourceNotFoundError(message) from None
+                raise ResourceError(message) from None
+
+        return wrapper
+
+    return decorate
+
+
+class _NotRecorded(LookupError):
+    """A request id the journal does not hold."""
 
 
 def register(server: MCPServer, ws: Workspace) -> None:
     """Add the resources to ``server``."""
+    guard = resource_errors(ws.scrub)
 
     def as_json(value: Any) -> str:
         return json.dumps(ws.scrub(value), ensure_ascii=False, indent=1)
@@ -34,6 +69,7 @@ def register(server: MCPServer, ws: Workspace) -> None:
         description="The RunComfy model catalog (first page): model ids, names, categories.",
         mime_type="application/json",
     )
+    @guard
     async def catalog() -> str:
         page = await anyio.to_thread.run_sync(lambda: ws.client().list_models(limit=CATALOG_PAGE))
         models = [
@@ -55,6 +91,7 @@ def register(server: MCPServer, ws: Workspace) -> None:
         mime_type="application/json",
         security=ResourceSecurity(reject_path_traversal=True, reject_absolute_paths=False),
     )
+    @guard
     async def model(model_id: str) -> str:
         from runcomfy.mcp.catalog_views import model_view
 
@@ -67,6 +104,7 @@ def register(server: MCPServer, ws: Workspace) -> None:
         description="The requests recorded on this machine (CLI and MCP), newest first, each with its URI.",
         mime_type="application/json",
     )
+    @guard
     async def requests() -> str:
         def work() -> list[dict[str, Any]]:
             app = ws.app
@@ -90,15 +128,15 @@ def register(server: MCPServer, ws: Workspace) -> None:
         description="One recorded request: model, status, output, saved files with sha256.",
         mime_type="application/json",
     )
+    @guard
     async def request(request_id: str) -> str:
-        from runcomfy.errors import InvalidInput
         from runcomfy.mcp.model_tools import entry_dict
 
         def work() -> dict[str, Any]:
             app = ws.app
             entry = app.journal().get(request_id, scope=app.journal_scope())
             if entry is None:
-                raise InvalidInput(f"request {request_id} is not recorded on this machine")
+                raise _NotRecorded(f"request {request_id} is not recorded here; list_requests shows what is")
             return {**entry_dict(entry), "output": entry.output}
 
         return as_json(await anyio.to_thread.run_sync(work))
