@@ -425,3 +425,37 @@ async def test_a_resource_that_cannot_be_read_says_why_without_a_traceback(rig: 
         for m in catalog["models"]
     )
     assert "Traceback" not in rig.stderr_path.read_text()
+
+
+async def test_a_cancel_that_arrives_during_the_submit_still_cancels_the_request_it_creates(
+    rig: McpRig,
+) -> None:
+    async with rig.stdio() as client:
+        for _ in range(2):  # both workers busy: the request will be queued, hence cancellable
+            await client.call_tool("submit_request", {"model_id": SLOW_MODEL, "input": {}})
+        before = len(rig.emulator.control.calls.list("submit"))
+        rig.emulator.control.faults.add("submit", "latency", seconds=2.0)
+        async with anyio.create_task_group() as group:
+
+            async def run() -> None:
+                await client.call_tool(
+                    "run_model", {"model_id": SLOW_MODEL, "input": {}}, progress_callback=_ignore_progress
+                )
+
+            group.start_soon(run)
+            with anyio.fail_after(30):  # the submit has reached the service and is held there
+                while len(rig.emulator.control.calls.list("submit")) == before:
+                    await anyio.sleep(0.02)
+            group.cancel_scope.cancel()
+        with anyio.fail_after(30):
+            while True:
+                rows = (await client.call_tool("list_requests", {})).structured_content["requests"]
+                if len(rows) == 3 and rows[0]["status"] != "submitted":
+                    break
+                await anyio.sleep(0.05)
+        status = await client.call_tool("request_status", {"request_id": rows[0]["request_id"]})
+    assert status.structured_content["status"] in ("cancelled", "canceled")
+
+
+async def _ignore_progress(value: float, total: float | None, message: str | None) -> None:
+    return None

@@ -93,22 +93,17 @@ def register(server: MCPServer, ws: Workspace) -> None:
             bool, Field(default=True, description="Check the overrides against the workflow first.")
         ] = True,
     ) -> CallToolResult:
-        from runcomfy.mcp.model_requests import wait_and_finish
+        from runcomfy.mcp.model_requests import submit_and_follow
 
         folder = ws.folder(subfolder)
-        handle = await anyio.to_thread.run_sync(
-            lambda: _submit(ws, deployment_id, overrides or {}, validate, folder if download else None)
-        )
-        await ctx.report_progress(0, None, f"submitted request {handle.request_id}")
-        return await wait_and_finish(
+        return await submit_and_follow(
             ws,
             ctx,
-            handle,
-            model_id=f"deployment/{deployment_id}",
+            lambda: _submit(ws, deployment_id, overrides or {}, validate, folder if download else None),
             folder=folder,
             download=download,
             timeout_s=timeout_s,
-            again=f"call deployment_result with request_id {handle.request_id}",
+            result_tool="deployment_result",
         )
 
     @guard

@@ -8,7 +8,8 @@ present the result (:mod:`runcomfy.mcp.outcomes`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from runcomfy.lifecycle.handle import RequestHandle
 
-__all__ = ["run_model_request", "submit_model_request", "wait_and_finish"]
+__all__ = ["run_model_request", "submit_and_follow", "submit_model_request", "wait_and_finish"]
 
 
 def submit_model_request(
@@ -77,10 +78,36 @@ async def run_model_request(
 ) -> CallToolResult:
     """``run_model``: submit, wait with progress, download, answer."""
     folder = ws.folder(subfolder)
-    handle = await anyio.to_thread.run_sync(
-        lambda: submit_model_request(ws, model_id, body, validate, folder if download else None)
+    return await submit_and_follow(
+        ws,
+        ctx,
+        lambda: submit_model_request(ws, model_id, body, validate, folder if download else None),
+        folder=folder,
+        download=download,
+        timeout_s=timeout_s,
+        result_tool="request_result",
     )
-    await ctx.report_progress(0, None, f"submitted request {handle.request_id}")
+
+
+async def submit_and_follow(
+    ws: Workspace,
+    ctx: Context,
+    submit: Callable[[], RequestHandle],
+    *,
+    folder: Path,
+    download: bool,
+    timeout_s: float | None,
+    result_tool: str,
+) -> CallToolResult:
+    """Submit (in a worker thread), then wait and answer.
+
+    The submit is shielded from cancellation: a cancel that arrives while it is on the wire must not lose the
+    request it creates. The wait that follows sees the pending cancellation at once and cancels the request.
+    """
+    with anyio.CancelScope(shield=True):
+        handle = await anyio.to_thread.run_sync(submit)
+        with contextlib.suppress(Exception):  # the client may have gone; the wait below finds out
+            await ctx.report_progress(0, None, f"submitted request {handle.request_id}")
     return await wait_and_finish(
         ws,
         ctx,
@@ -89,7 +116,7 @@ async def run_model_request(
         folder=folder,
         download=download,
         timeout_s=timeout_s,
-        again=f"call request_result with request_id {handle.request_id}",
+        again=f"call {result_tool} with request_id {handle.request_id}",
     )
 
 
