@@ -123,6 +123,21 @@ class JournalEntry:
         """Whether this row was made through the same API base by the same identity."""
         return self.model_api_base == scope.model_api_base and self.identity == scope.identity
 
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON (``requests list --output json``, the MCP server's history): never the identity."""
+        return {
+            "request_id": self.request_id,
+            "model_id": self.model_id,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "output_dir": self.output_dir,
+            "model_api_base": self.model_api_base,
+            "input_digest": self.input_digest,
+            "files": self.files,
+            "error": self.error,
+        }
+
 
 @dataclass(frozen=True)
 class BatchItemState:

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mcp_harness import McpRig
+from mcp_harness import SLOW_MODEL, McpRig
 
 from runcomfy.emulator.testkit import running_emulator
-
-SLOW_MODEL = "runcomfy/emulator/slow"
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from runcomfy.emulator.testkit import RunningEmulator
 
 RUNCOMFY = shutil.which("runcomfy") or os.path.join(os.path.dirname(sys.executable), "runcomfy")
 START_DEADLINE_S = 60.0
+SLOW_MODEL = "runcomfy/emulator/slow"  # runs for an hour on the rig's emulator: stays running or queued
 
 
 @dataclass

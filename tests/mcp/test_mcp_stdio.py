@@ -15,9 +15,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from mcp_harness import McpRig, result_text
-
-from conftest import SLOW_MODEL
+from mcp_harness import SLOW_MODEL, McpRig, result_text
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -232,7 +232,7 @@ def list_command(
             wanted = {s.lower() for s in STATUS_FILTERS[status_filter.lower()]}
             entries = [e for e in entries if e.status.lower() in wanted]
     if app.output.json_mode:
-        app.output.data([_entry_record(entry) for entry in entries])
+        app.output.data([entry.to_dict() for entry in entries])
         return
     if not entries:
         app.output.progress("info", _nothing_listed(journal, scope, status_filter, model_filter))
@@ -262,21 +262,6 @@ def _nothing_listed(
     if filters:
         return f"No requests match {' '.join(filters)}."
     return "No requests recorded for this token and API base (--all shows every identity)."
-
-
-def _entry_record(entry: JournalEntry) -> dict[str, Any]:
-    return {
-        "request_id": entry.request_id,
-        "model_id": entry.model_id,
-        "status": entry.status,
-        "created_at": entry.created_at,
-        "updated_at": entry.updated_at,
-        "output_dir": entry.output_dir,
-        "model_api_base": entry.model_api_base,
-        "input_digest": entry.input_digest,
-        "files": entry.files,
-        "error": entry.error,
-    }
 
 
 @click.group("requests")

@@ -26,6 +26,7 @@ from runcomfy.mcp.model_tools import (
     TimeoutS,
     require_confirmation,
 )
+from runcomfy.mcp.outcomes import status_reply
 from runcomfy.mcp.replies import reply, tool_call
 from runcomfy.mcp.workspace import Workspace
 
@@ -113,16 +114,7 @@ def register(server: MCPServer, ws: Workspace) -> None:
         status = await anyio.to_thread.run_sync(
             lambda: ws.client().deployments.status(deployment_id, request_id)
         )
-        ws.journal_update(request_id, status=status.name)
-        data = {
-            "deployment_id": deployment_id,
-            "request_id": request_id,
-            "status": status.name,
-            "finished": status.is_terminal,
-            "succeeded": status.is_success,
-            "reply": dict(status.payload),
-        }
-        return reply(f"Request {request_id}: {status.describe()}.", data, scrub=ws.scrub)
+        return status_reply(ws, request_id, status, deployment_id=deployment_id)
 
     @guard
     async def deployment_result(

@@ -14,6 +14,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from runcomfy.mcp.outcomes import status_reply
 from runcomfy.mcp.replies import reply, tool_call
 from runcomfy.mcp.workspace import Workspace
 
@@ -160,15 +161,7 @@ def register(server: MCPServer, ws: Workspace) -> None:
     @guard
     async def request_status(request_id: RequestId) -> CallToolResult:
         status = await anyio.to_thread.run_sync(lambda: ws.client().status(request_id))
-        ws.journal_update(request_id, status=status.name)
-        data = {
-            "request_id": request_id,
-            "status": status.name,
-            "finished": status.is_terminal,
-            "succeeded": status.is_success,
-            "reply": dict(status.payload),
-        }
-        return reply(f"Request {request_id}: {status.describe()}.", data, scrub=ws.scrub)
+        return status_reply(ws, request_id, status)
 
     @guard
     async def request_result(
@@ -218,7 +211,7 @@ def register(server: MCPServer, ws: Workspace) -> None:
         def work() -> list[dict[str, Any]]:
             app = ws.app
             entries = app.journal().list(limit, status=status, model=model_id, scope=app.journal_scope())
-            return [entry_dict(entry) for entry in entries]
+            return [entry.to_dict() for entry in entries]
 
         rows = await anyio.to_thread.run_sync(work)
         lines = [f"{len(rows)} recorded request(s), newest first (statuses as last seen here):"]
@@ -306,17 +299,4 @@ def _journal_entry(ws: Workspace, request_id: str) -> Any:
     return None
 
 
-def entry_dict(entry: Any) -> dict[str, Any]:
-    return {
-        "request_id": entry.request_id,
-        "model_id": entry.model_id,
-        "status": entry.status,
-        "created_at": entry.created_at,
-        "updated_at": entry.updated_at,
-        "output_dir": entry.output_dir,
-        "files": entry.files,
-        "error": entry.error,
-    }
-
-
-__all__ = ["entry_dict", "register", "require_confirmation"]
+__all__ = ["register", "require_confirmation"]

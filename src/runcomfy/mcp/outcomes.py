@@ -20,8 +20,24 @@ from runcomfy.mcp.files import file_entries, save_result_files, thumbnails
 from runcomfy.mcp.replies import as_json_text, reply
 from runcomfy.mcp.workspace import Workspace
 from runcomfy.results import Result, raise_for_outcome
+from runcomfy.status import RequestStatus
 
-__all__ = ["finished_reply", "known_files"]
+__all__ = ["finished_reply", "known_files", "status_reply"]
+
+
+def status_reply(ws: Workspace, request_id: str, status: RequestStatus, **ids: str) -> CallToolResult:
+    """One status check as an answer (the journal row learns the status too); ``ids`` name where the request
+    lives (``deployment_id``)."""
+    ws.journal_update(request_id, status=status.name)
+    data = {
+        **ids,
+        "request_id": request_id,
+        "status": status.name,
+        "finished": status.is_terminal,
+        "succeeded": status.is_success,
+        "reply": dict(status.payload),
+    }
+    return reply(f"Request {request_id}: {status.describe()}.", data, scrub=ws.scrub)
 
 
 def known_files(ws: Workspace, request_id: str) -> list[Mapping[str, Any]]:

@@ -130,13 +130,11 @@ def register(server: MCPServer, ws: Workspace) -> None:
     )
     @guard
     async def request(request_id: str) -> str:
-        from runcomfy.mcp.model_tools import entry_dict
-
         def work() -> dict[str, Any]:
             app = ws.app
             entry = app.journal().get(request_id, scope=app.journal_scope())
             if entry is None:
                 raise _NotRecorded(f"request {request_id} is not recorded here; list_requests shows what is")
-            return {**entry_dict(entry), "output": entry.output}
+            return {**entry.to_dict(), "output": entry.output}
 
         return as_json(await anyio.to_thread.run_sync(work))
