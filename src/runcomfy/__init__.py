@@ -12,8 +12,6 @@ entry point runs (and sets up its signal handling) as early as possible.
 
 from __future__ import annotations
 
-import importlib
-
 from runcomfy._version import __version__
 
 TYPE_CHECKING = (
@@ -130,6 +128,8 @@ def __getattr__(name: str) -> Any:
     if where is None:
         raise AttributeError(f"module 'runcomfy' has no attribute {name!r}")
     module, attribute = where if isinstance(where, tuple) else (where, name)
+    import importlib  # here: the console script imports this package before it can handle Ctrl-C
+
     value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value

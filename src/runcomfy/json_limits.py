@@ -7,13 +7,13 @@ nesting depth and a maximum size, enforced without recursion so a deep document 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import math
 from typing import Any
 
-log = logging.getLogger("runcomfy.json")
+# ``logging`` and ``hashlib`` are imported where they are used (a number too large for a float; a digest): this
+# module is loaded by every command that reads JSON input, and so by its ``--help`` too.
+LOGGER_NAME = "runcomfy.json"
 
 MAX_JSON_DEPTH = 64
 MAX_JSON_CHARS = 32 * 1024 * 1024
@@ -58,7 +58,11 @@ def _finite_float(text: str) -> float | str:
     value = float(text)
     if math.isfinite(value):
         return value
-    log.warning("the number %s does not fit a float; it was kept as the string %r", text[:40], text[:40])
+    import logging
+
+    logging.getLogger(LOGGER_NAME).warning(
+        "the number %s does not fit a float; it was kept as the string %r", text[:40], text[:40]
+    )
     return text
 
 
@@ -86,4 +90,6 @@ def canonical_json(value: Any) -> str:
 
 def digest(value: Any) -> str:
     """``sha256:<hex>`` of the canonical JSON, to recognise the same input without storing it."""
+    import hashlib
+
     return "sha256:" + hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()

@@ -12,16 +12,21 @@ def entry() -> None:
     """
     import sys
 
-    from runcomfy.cli.signals import (
-        EXIT_INTERRUPTED,
-        caused_by_interrupt,
-        interrupt_on_terminate,
-        redeliver_lost_interrupts,
-    )
-
+    try:
+        from runcomfy.cli.signals import (
+            EXIT_INTERRUPTED,
+            caused_by_interrupt,
+            interrupt_on_terminate,
+            redeliver_lost_interrupts,
+        )
+    except KeyboardInterrupt:  # even this early: what every later interrupt means
+        sys.exit(130)
     try:
         redeliver_lost_interrupts()
         interrupt_on_terminate()
+        from runcomfy.cli.httpx_cli import defer
+
+        defer()  # httpx's own command-line tool is not imported with httpx (see the module)
         from runcomfy.cli.main import main
 
         main()  # commands handle their own interrupts; this catches one landing between their steps

@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runcomfy import config
-from runcomfy.cli.output import Output
-from runcomfy.errors import ConfigError
-
 DEFAULT_RETRY_WINDOW_S = 300.0
 SCHEMA_TTL_S = 600.0  # model schemas change rarely; ten minutes spares repeated runs the catalog call
 
+# Every process builds an AppContext, ``--version`` and ``--help`` too: what only a command needs (the settings
+# module with pathlib and urllib, the exception tree) is imported where it is used.
 if TYPE_CHECKING:
     from runcomfy.catalog import SchemaCache
+    from runcomfy.cli.output import Output
     from runcomfy.client import Client
     from runcomfy.downloads import Origin
     from runcomfy.journal import Journal, JournalScope
@@ -151,6 +150,7 @@ class AppContext:
 
     def schema_cache(self) -> SchemaCache:
         """The local cache of model records (schemas), so repeated runs do not refetch them."""
+        from runcomfy import config
         from runcomfy.catalog import SchemaCache
 
         return SchemaCache(config.cache_dir(self._base_env) / "models", ttl_s=SCHEMA_TTL_S)
@@ -166,6 +166,7 @@ class AppContext:
     def trusted_origins(self) -> list[Origin]:
         """Download origins trusted beyond RunComfy's hosts: the configured API bases' own origins (the Model
         API's and the Serverless API's; an emulator or a private gateway serves its files from there)."""
+        from runcomfy import config
         from runcomfy.downloads import origin_of
 
         origins: list[Origin] = []
@@ -218,6 +219,9 @@ def _route_library_logging(output: Output) -> None:
 
 def retry_window(env: Mapping[str, str]) -> float:
     """``RUNCOMFY_RETRY_WINDOW``: seconds of sustained failure status/result polling rides out (default 300)."""
+    from runcomfy import config
+    from runcomfy.errors import ConfigError
+
     raw = config.env_value("RUNCOMFY_RETRY_WINDOW", env)
     try:
         value = float(raw) if raw else DEFAULT_RETRY_WINDOW_S

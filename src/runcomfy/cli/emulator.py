@@ -7,8 +7,6 @@ when the command runs, so the rest of the CLI starts fast and works without them
 from __future__ import annotations
 
 import errno
-import secrets
-import shlex
 
 import click
 
@@ -179,6 +177,9 @@ def emulator_command(
       runcomfy emulator --host 0.0.0.0 --allow-host localhost:9000   # published as port 9000
       runcomfy emulator --cold-start 0 --deployment-duration 1 --balance 5
     """
+    import secrets  # here, as the emulator itself: `runcomfy emulator --help` needs neither
+    import shlex
+
     try:
         from runcomfy.emulator.server import EmulatorConfig, EmulatorServer, build_state, tokens_from_env
         from runcomfy.emulator.trainer_settings import TrainerSettings

@@ -37,8 +37,8 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import click
 
@@ -79,12 +79,13 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
 }
 
 
-@dataclass(frozen=True)
-class ExitRule:
+class ExitRule(NamedTuple):
     """One row of the table: an exception type, its exit code and the user's next step.
 
     ``resumable`` marks failures after which a submitted request may still be running or finished; when the
-    exception carries a request id, :func:`hint_for` adds the command that fetches its result.
+    exception carries a request id, :func:`hint_for` adds the command that fetches its result. A named tuple,
+    not a dataclass: the root ``--help`` imports this module, and ``dataclasses`` alone would add a few
+    milliseconds to it.
     """
 
     exc_type: type[BaseException]

@@ -4,21 +4,28 @@ Global options may come before or after the command name (as with the official C
 click only accepts group options before the command, so :func:`hoist_global_options` moves them to the front
 before click parses anything. Every error ends in :func:`main`: it is printed once through the Output sink
 (never as a traceback) and classified by type into an exit code (``exit_codes.py``).
+
+Start-up: ``runcomfy --version`` and ``--help`` import this module, click and little else (issue 14; a test
+lists what they may load). The exit-code table (with the exception tree) is imported when an error is reported
+or the root help shows its ``EXIT CODES`` section, and a command's module when that command is used.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from runcomfy._version import __version__
-from runcomfy.cli.context import AppContext
-from runcomfy.cli.exit_codes import ExitCode, exit_codes_help
-from runcomfy.cli.output import Output
 from runcomfy.cli.signals import EXIT_INTERRUPTED, caused_by_interrupt
+
+if TYPE_CHECKING:
+    from runcomfy.cli.context import AppContext
+    from runcomfy.cli.output import Output
 
 # Global options: name -> takes a value.
 _GLOBAL_FLAGS: dict[str, bool] = {
@@ -77,10 +84,12 @@ def _output_from_args(args: Sequence[str]) -> Output:
             verbose += 1
         elif arg in ("-vv", "-vvv"):
             verbose += len(arg) - 1
+    from runcomfy.cli.output import Output
+
     return Output("json" if mode == "json" else "pretty", quiet=quiet, verbose=verbose)
 
 
-ROOT_EPILOG = f"""\b
+ENVIRONMENT_HELP = """\b
 ENVIRONMENT:
   RUNCOMFY_TOKEN           API token; wins over the token file
   RUNCOMFY_WEB_BASE        web/auth base (default https://www.runcomfy.com)
@@ -97,10 +106,16 @@ ENVIRONMENT:
   RUNCOMFY_RETRY_WINDOW    seconds polling rides out a sustained outage (default 300; caps the
                            pre-flight schema fetch when shorter than 10)
   RUNCOMFY_CACHE_DIR       cached model schemas (else $XDG_CACHE_HOME/runcomfy)
+  RUNCOMFY_MCP_TOKEN       the bearer token `runcomfy mcp --http` requires
   NO_COLOR, TERM=dumb      plain [tag] lines instead of emoji
-
-{exit_codes_help()}
 """
+
+
+def root_epilog() -> str:
+    """The root help's epilog: the environment, then the exit-code table (built only when help is shown)."""
+    from runcomfy.cli.exit_codes import exit_codes_help
+
+    return f"{ENVIRONMENT_HELP}\n{exit_codes_help()}\n"
 
 
 def _deployments_group() -> click.Command:
@@ -217,8 +232,13 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog is None:
+            self.epilog = root_epilog()
+        super().format_epilog(ctx, formatter)
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=ROOT_EPILOG)
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="runcomfy", message="%(prog)s %(version)s")
 @click.option(
     "--output",
@@ -241,19 +261,55 @@ def cli(app: AppContext, output_mode: str, quiet: bool, verbose: int, local: boo
     app.local = local
 
 
+def help_width(environ: Mapping[str, str] | None = None) -> int | None:
+    """The width click would wrap help to, found without ``shutil``; ``None`` leaves it to click.
+
+    click's help formatter imports ``shutil`` (with ``bz2``, ``lzma`` and ``fnmatch``: a twentieth of the whole
+    start-up) only to ask the terminal's width; given the width, it does not. This is click's own rule
+    (``COLUMNS``, else the size of the terminal on stdout, else 80; at most 80, minus 2, at least 50), and the
+    root context's width is inherited by every command's, so ``run --help`` is spared the import too. When a
+    test runner forces a width (``click.testing`` sets ``FORCED_WIDTH``), click decides.
+    """
+    if click.formatting.FORCED_WIDTH is not None:
+        return None
+    env = os.environ if environ is None else environ
+    try:
+        columns = int(env.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    if columns <= 0:
+        columns = 80
+    return max(min(columns, 80) - 2, 50)
+
+
 def run_cli(argv: Sequence[str], app: AppContext) -> int:
     """Run the CLI with ``app`` and return the exit code (never raises, never prints a traceback)."""
     try:
-        cli.main(args=list(argv), prog_name="runcomfy", standalone_mode=False, obj=app)
+        cli.main(
+            args=list(argv),
+            prog_name="runcomfy",
+            standalone_mode=False,
+            obj=app,
+            terminal_width=help_width(),
+        )
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
+        from runcomfy.cli.exit_codes import ExitCode
+
         if app.output.json_mode:
             app.output.error(exc.format_message(), exit_code=ExitCode.USAGE)
         else:
             exc.show()
         return ExitCode.USAGE
     except click.ClickException as exc:
+        from runcomfy.cli.exit_codes import ExitCode
+
         app.output.error(exc.format_message(), exit_code=ExitCode.FAILURE)
         return ExitCode.FAILURE
     except (Exception, KeyboardInterrupt, click.Abort) as exc:  # the one funnel for every failure
@@ -263,10 +319,11 @@ def run_cli(argv: Sequence[str], app: AppContext) -> int:
             app.close()
         except Exception as exc:  # closing must never turn success into a traceback
             app.output.verbose(f"cleanup failed: {type(exc).__name__}")
-    return ExitCode.OK
+    return 0  # ExitCode.OK, without importing the exit-code table on the way out of every command
 
 
 def _report(app: AppContext, exc: BaseException) -> int:
+    from runcomfy.cli.exit_codes import ExitCode
     from runcomfy.errors import RunComfyError
 
     if isinstance(exc, click.Abort) or (not isinstance(exc, RunComfyError) and caused_by_interrupt(exc)):
@@ -285,6 +342,8 @@ def _report(app: AppContext, exc: BaseException) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``runcomfy`` console script (see :func:`runcomfy.cli.entry`)."""
     try:
+        from runcomfy.cli.context import AppContext
+
         args = hoist_global_options(sys.argv[1:] if argv is None else argv)
         app = AppContext(_output_from_args(args))
     except KeyboardInterrupt:

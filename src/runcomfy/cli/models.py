@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from runcomfy.catalog import input_rows, price_label
 from runcomfy.cli.context import app_context
 from runcomfy.cli.preflight import did_you_mean_model, remember_models_page
 from runcomfy.errors import NotFoundError
@@ -68,6 +67,8 @@ def list_models_command(
     if not models:
         out.progress("info", _empty_page_text(offset, total))
         return
+    from runcomfy.catalog import price_label  # here: the catalog module (tempfile, decimal) is not for --help
+
     rows = [(m.get("model_id"), m.get("display_name"), _categories(m), price_label(m)) for m in models]
     out.table(["MODEL_ID", "NAME", "CATEGORY", "PRICE"], rows)
     out.detail(f"Showing {offset + 1}-{offset + len(models)} of {total if total is not None else '?'}")
@@ -124,6 +125,8 @@ def get_model_command(model_id: str) -> None:
     if out.json_mode:
         out.data(record)
         return
+    from runcomfy.catalog import input_rows, price_label
+
     name = record.get("display_name") or record.get("model_id") or model_id
     out.data(f"{record.get('model_id', model_id)} — {name} [{_categories(record)}] {price_label(record)}")
     if isinstance(record.get("description"), str):

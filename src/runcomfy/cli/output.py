@@ -30,19 +30,18 @@ official CLI (its serde maps are BTreeMaps), so scripts comparing output byte fo
 ``NO_COLOR`` disables emoji whenever it is present, even empty, as the official CLI does.
 
 This module must never decide exit codes (``exit_codes.py`` does), never exit, and never read anything but the
-environment mapping and the stderr TTY flag it is given.
+environment mapping and the stderr TTY flag it is given. Every process builds an Output, ``--version`` too, so
+``json`` and the exit-code table are imported by the methods that use them, not by the module.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TextIO
 
-from runcomfy.cli.exit_codes import classify, hint_for
 from runcomfy.safe_text import MASK
 from runcomfy.safe_text import redact as safe_redact
 
@@ -119,6 +118,8 @@ def to_json(value: Any, *, pretty: bool) -> str:
     A non-finite float (which no parsed reply holds, but a caller might pass) is written as a string
     (``"Infinity"``), never as the ``Infinity`` literal that JSON parsers refuse.
     """
+    import json
+
     layout: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
     try:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False, **layout)
@@ -195,6 +196,8 @@ class Output:
     def add_secret(self, secret: str | None) -> None:
         """Register a value (the token) that must never be written; empty or whitespace values are ignored."""
         if secret and secret.strip():
+            import json
+
             self._secrets.add(secret)
             self._secrets.add(secret.strip())
             self._secrets.add(json.dumps(secret)[1:-1])
@@ -210,6 +213,8 @@ class Output:
         (the journal keeps the server's output and error, which a server may have filled with the token)."""
         if not self._secrets or value is None:
             return value
+        import json
+
         return json.loads(redact(json.dumps(value, ensure_ascii=False), self._secrets))
 
     # -- stderr --------------------------------------------------------------------------------------------
@@ -287,6 +292,7 @@ class Output:
 
     def exception(self, exc: BaseException) -> int:
         """Report ``exc`` as the command's error and return the exit code it maps to."""
+        from runcomfy.cli.exit_codes import classify, hint_for
         from runcomfy.errors import InputProblems, problem_text
 
         code = classify(exc)

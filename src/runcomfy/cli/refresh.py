@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from runcomfy.errors import JournalError, RunComfyError
@@ -66,6 +65,9 @@ def refresh_unfinished(
             )
         except (RunComfyError, ImportError, AttributeError):  # the datasets module may not be there
             return None
+
+    # Imported here, not at the top: `status --help` and a journal with nothing stale need no threads.
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(stale))) as pool:
         seen = list(pool.map(look, stale))
