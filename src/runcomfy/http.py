@@ -13,7 +13,10 @@ put the token in a message, a trace line or a URL.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import ssl
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +112,23 @@ def build_client(
         follow_redirects=follow_redirects,
         headers={"User-Agent": USER_AGENT},
         event_hooks=hooks,
+        verify=tls_context() if transport is None else True,
     )
+
+
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every client of this process shares (httpx's default one).
+
+    Why: httpx builds a context for each client, loading the whole CA bundle (tens of milliseconds), even for a
+    client that only ever talks plain HTTP, and a command often builds two (the API's and the file hosts').
+    One per ``SSL_CERT_FILE``/``SSL_CERT_DIR`` setting, as httpx reads them, so changing them still counts.
+    """
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(_cafile: str | None, _capath: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads the same two variables
 
 
 LOCATION_EXTENSION = "runcomfy.location"

@@ -450,15 +450,24 @@ def test_abort_request_stops_the_download_as_interrupted(
     assert files_in(out) == []
 
 
-def test_disk_error_while_writing_is_a_download_error_with_no_partial_file(
-    server: FileServer, client: httpx.Client, out: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    server.routes["/a.png"] = serve(PNG)
+class _DiskFull:
+    """``os`` as the download writer sees it, with every write failing as on a full disk."""
 
-    def disk_full(fd: int) -> None:
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    def write(self, fd: int, data: Any) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "fsync", disk_full)
+
+@pytest.mark.parametrize("content", [PNG, bytes(range(256)) * 12 * 1024], ids=["one buffer", "3 MiB"])
+def test_disk_error_while_writing_is_a_download_error_with_no_partial_file(
+    server: FileServer, client: httpx.Client, out: Path, monkeypatch: pytest.MonkeyPatch, content: bytes
+) -> None:
+    # The small body is written by the calling thread; the larger one by the writer thread, whose error must
+    # still reach the caller.
+    server.routes["/a.png"] = serve(content)
+    monkeypatch.setattr("runcomfy.downloads.blocks.os", _DiskFull())
     with pytest.raises(DownloadError, match="No space left on device") as caught:
         fetch(server, client, "/a.png", out)
     assert caught.value.url == server.url("/a.png")

@@ -6,6 +6,8 @@ Owns the URL allow-list, hand-followed redirects and file placement (docs/securi
                 that decides, returning the exact httpx.URL to fetch
     naming.py   file names from the last path segment, sanitised; exclusive temp files; claiming a free name
     fetch.py    make_download_client, download_file: one trusted file, streamed, capped, hashed, placed
+    body.py     reading a body into buffers: a large, plainly framed one straight from the socket
+    blocks.py   writing and hashing those buffers in two threads beside the read, from a small pool
     outputs.py  download_outputs: every trusted URL of a result, one after another, with typed events
     reuse.py    saved_earlier: a file recorded earlier and still on disk with its sha256 is not fetched again
 
