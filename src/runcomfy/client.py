@@ -111,18 +111,20 @@ class Client(CatalogCalls):
             lookup = find_token(env)
             token, self.token_warnings = lookup.token, lookup.warnings
         self.token_source = token.source if token else None
-        self._http = HttpSession(
-            token=token,
-            trusted_origins=(
+        # What the session is made of: with_own_pool() makes another like it.
+        self._session_args: dict[str, Any] = {
+            "token": token,
+            "trusted_origins": (
                 self.model_api_base,
                 self.web_base,
                 self.serverless_api_base,
                 self.trainer_api_base,
             ),
-            timeout_s=http_timeout_s,
-            transport=transport,
-            trace=trace,
-        )
+            "timeout_s": http_timeout_s,
+            "transport": transport,
+            "trace": trace,
+        }
+        self._http = HttpSession(**self._session_args)
         self._owns_http = True
         policy = RetryPolicy(
             max_attempts=None if max_retries is None else max_retries + 1, outage_window_s=retry_window_s
@@ -184,6 +186,22 @@ class Client(CatalogCalls):
         twin = copy.copy(self)
         twin._ctx = self._ctx.replace(**changes)
         twin._owns_http = False
+        return twin
+
+    def with_own_pool(self) -> Client:
+        """A client like this one (same settings, token and hooks) with a connection pool of its own, which
+        its :meth:`close` closes.
+
+        A batch gives one to each of its workers: sixteen threads sharing one pool queue on its lock and each
+        call looks over every connection in it, which cost more CPU than the call itself. A client given its own
+        ``transport`` (tests) shares it instead, as :meth:`with_options` does: closing a copy must not close it.
+        """
+        if self._session_args["transport"] is not None:
+            return self.with_options()
+        twin = copy.copy(self)
+        twin._http = HttpSession(**self._session_args)
+        twin._ctx = self._ctx.replace(http=twin._http)
+        twin._owns_http = True
         return twin
 
     @property

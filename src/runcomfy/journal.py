@@ -207,9 +207,7 @@ class Journal:
                 " status, output_dir, model_api_base, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-        entry = self.get(request_id)
-        assert entry is not None
-        return entry
+        return JournalEntry(*row[:8], identity=identity)  # as just written: no output, error or files yet
 
     def update(
         self,
@@ -391,14 +389,27 @@ class Journal:
         return db
 
     @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the writes of this thread inside the block one transaction: all of them or none are kept,
+        with one commit (a batch records a line's step and its request together)."""
+        with self._write():
+            yield
+
+    @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if getattr(self._local, "writing", False):  # inside transaction(): part of the open transaction
+            yield self._local.db
+            return
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
+            self._local.writing = True
             try:
                 yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            finally:
+                self._local.writing = False
             db.execute("COMMIT")
 
     @contextlib.contextmanager

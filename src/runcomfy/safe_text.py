@@ -21,8 +21,10 @@ def strip_controls(text: str, *, max_len: int = 300) -> str:
     Why: a hostile server could embed terminal escape sequences or right-to-left overrides in a status, a
     user code or an error message, and these strings end up printed by the CLI.
     """
-    kept = [ch for ch in text if not _is_control(ch)]
-    cleaned = "".join(kept)
+    if text.isascii() and text.isprintable():  # no control character to drop (most text): skip the scan
+        cleaned = text
+    else:
+        cleaned = "".join([ch for ch in text if not _is_control(ch)])
     if len(cleaned) > max_len:
         return cleaned[: max(max_len - 1, 0)] + "…"
     return cleaned

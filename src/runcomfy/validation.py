@@ -22,9 +22,9 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
@@ -45,6 +45,7 @@ from runcomfy.schema_guard import (
 )
 
 __all__ = [
+    "InputChecker",
     "InputReport",
     "PatternBudget",
     "PatternSkipped",
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("runcomfy.validation")
+T = TypeVar("T")
 
 SHOWN_VALUE_CHARS = 60
 DID_YOU_MEAN_CUTOFF = 0.6
@@ -120,42 +122,89 @@ def check_input_report(
     schema: Mapping[str, Any], data: Mapping[str, Any], *, budget: PatternBudget | None = None
 ) -> InputReport:
     """:func:`check_input` with the warnings returned instead of logged; ``budget`` bounds the patterns."""
-    schema = dict(schema)
-    check = Check(budget or PatternBudget(), has_keyword(schema, "patternProperties"))
-    active = ACTIVE_CHECK.set(check)
-    try:
-        data = _without_undeclared_service_inputs(schema, data, check)
-        problems = _problems_in(schema, data, check)
-    finally:
-        ACTIVE_CHECK.reset(active)
-    return InputReport(problems, list(check.warnings))
+    return InputChecker(schema).report(data, budget=budget)
 
 
-def _problems_in(schema: dict[str, Any], data: Mapping[str, Any], check: Check) -> list[Problem]:
+class InputChecker:
+    """Checks inputs against one schema: :func:`check_input_report` for each, with the schema itself looked at
+    once (its dialect, whether it is a valid schema, its validator) instead of once per input: a batch checks
+    thousands of lines against one model's schema, and checking the schema costs more than checking a line.
+
+    What the schema's own check warned about is repeated in the report of every input, as it would be if each
+    input were checked on its own. Not meant to be shared between threads while it prepares (the first report).
+    """
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.schema = dict(schema)
+        self._has_pattern_properties = has_keyword(self.schema, "patternProperties")
+        self._prepared = False
+        self._validator: Any = None  # None once prepared: the schema is unusable, no input is checked
+        self._schema_warnings: list[str] = []
+
+    def report(self, data: Mapping[str, Any], *, budget: PatternBudget | None = None) -> InputReport:
+        """The problems of ``data`` and the warnings of its check; ``budget`` bounds the patterns."""
+        check = Check(budget or PatternBudget(), self._has_pattern_properties)
+        active = ACTIVE_CHECK.set(check)
+        try:
+            data = _without_undeclared_service_inputs(self.schema, data, check)
+            if not self._prepared:
+                self._prepare(check)
+            else:
+                for warning in self._schema_warnings:
+                    check.warn(warning)
+            problems = self._problems_in(data, check)
+        finally:
+            ACTIVE_CHECK.reset(active)
+        return InputReport(problems, list(check.warnings))
+
+    def _prepare(self, check: Check) -> None:
+        """Check the schema and build its validator (under ``check``, whose warnings are kept for the rest)."""
+        schema = self.schema
+        try:
+            base = validators.validator_for(schema, default=Draft202012Validator)
+        except Exception:  # a "$schema" that is not a string
+            base = Draft202012Validator
+        validator_class = bounded(base)
+        before = len(check.warnings)
+        self._validator = _usable(lambda: _built(validator_class, schema), check)
+        self._schema_warnings = check.warnings[before:]
+        self._prepared = True
+
+    def _problems_in(self, data: Mapping[str, Any], check: Check) -> list[Problem]:
+        validator = self._validator
+        if validator is None:
+            return []
+        errors = _usable(lambda: list(validator.iter_errors(data)), check)
+        if errors is None:
+            return []
+        found: set[Problem] = set()
+        for error in errors:
+            found.update(_problems_of(error, check))
+        return sorted(found, key=lambda p: (p.field, p.kind, p.message))
+
+
+def _built(validator_class: Any, schema: dict[str, Any]) -> Any:
+    """The schema checked against its dialect, then its validator (SchemaError when it is not a schema)."""
+    validator_class.check_schema(schema)
+    return validator_class(schema, registry=NO_RETRIEVAL)
+
+
+def _usable(step: Callable[[], T], check: Check) -> T | None:
+    """``step()``, or None (with a warning saying why, where there is one to say) when the schema cannot be
+    used for it: a broken schema means no check, never a crash."""
     try:
-        base = validators.validator_for(schema, default=Draft202012Validator)
-    except Exception:  # a "$schema" that is not a string
-        base = Draft202012Validator
-    validator_class = bounded(base)
-    try:
-        validator_class.check_schema(schema)
-        validator = validator_class(schema, registry=NO_RETRIEVAL)
-        errors = list(validator.iter_errors(data))
+        return step()
     except SchemaError:
-        return []
+        return None
     except Unresolvable as exc:  # a reference reached outside the keywords that guard it
         check.warn(reference_warning(getattr(exc, "ref", ""), exc))
-        return []
+        return None
     except RecursionError:
         check.warn("the schema refers to itself without end; the input was not checked")
-        return []
+        return None
     except Exception as exc:  # a schema jsonschema accepts yet cannot apply: no check, never a crash
         check.warn(f"the schema could not be applied ({type(exc).__name__}); the input was not checked")
-        return []
-    found: set[Problem] = set()
-    for error in errors:
-        found.update(_problems_of(error, check))
-    return sorted(found, key=lambda p: (p.field, p.kind, p.message))
+        return None
 
 
 def _without_undeclared_service_inputs(

@@ -59,6 +59,12 @@ class BatchLedger:
             return contextlib.nullcontext()
         return self.journal.locks.hold(name, what=what)
 
+    def together(self) -> contextlib.AbstractContextManager[None]:
+        """Make the records written inside the block one journal transaction (one commit, all or none)."""
+        if self.journal is None:
+            return contextlib.nullcontext()
+        return self.journal.transaction()
+
     def save_line(
         self,
         line: int,

@@ -57,6 +57,8 @@ from runcomfy.records import SUCCESS, RequestRecord
 from runcomfy.results import Result, describe_error, raise_for_outcome
 
 if TYPE_CHECKING:
+    import httpx
+
     from runcomfy.client import Client, RequestHandle
 
 # Lines recorded in these states never ran (nothing was paid): a rerun submits them again.
@@ -138,13 +140,16 @@ class BatchRun:
         self.records: list[RequestRecord | None] = [None] * len(self.inputs)
         self.stop = threading.Event()
         self.gate = RateGate(stop=self.stop)
-        # The batch's own copy of the client (same connection pool): its sleeps end when the batch stops, and
-        # every call of every worker passes the batch's rate gate, without slowing other users of ``client``.
+        # The batch's own copy of the client: its sleeps end when the batch stops, and every call of every worker
+        # passes the batch's rate gate, without slowing other users of ``client``. Each worker calls through a
+        # copy of it on a connection pool of its own (see _worker).
         self.client = client.with_options(sleep=self._sleep_unless_stopped, rate_gate=self.gate)
-        # One file client for every worker: building an httpx client (TLS context, CA bundle) per file costs
-        # more than downloading a small file.
-        self._download_client = make_download_client()
         self._inflight: dict[int, tuple[RequestHandle, str]] = {}  # line -> (handle, input digest)
+        self._pools: list[Client] = []  # each worker's client, with its own connection pool
+        # Each worker's file client, made at its first file and kept for the rest (building one per file costs
+        # more than downloading a small file; one shared by every worker makes them queue on its pool's lock).
+        self._per_thread = threading.local()
+        self._download_clients: list[httpx.Client] = []
         self._lock = threading.Lock()
         self._done = threading.Semaphore(0)
         self._width = max(MIN_LINE_DIGITS, len(str(max((item.line for item in self.inputs), default=1))))
@@ -164,19 +169,35 @@ class BatchRun:
         """Run to the end. On Ctrl-C (``KeyboardInterrupt``): stop submitting, send one cancel to each request
         in flight (inside ``while_cancelling()``, where the CLI makes a second Ctrl-C exit at once), record the
         outcomes and raise :class:`Interrupted`."""
-        with self.ledger.hold(f"batch:{self.ledger.key}", "this batch"), self._download_client:
-            self.start()
+        with self.ledger.hold(f"batch:{self.ledger.key}", "this batch"):
             try:
-                self.join()
-            except KeyboardInterrupt:
-                with while_cancelling():
-                    self.on_update(BatchEvent("stopping", 0))
-                    outcomes = self.stop_and_cancel()
-                raise BatchInterrupted(
-                    f"batch interrupted; {summarize_cancels(outcomes)}; run the same command again to resume",
-                    self.snapshot(),
-                ) from None
+                self.start()
+                try:
+                    self.join()
+                except KeyboardInterrupt:
+                    with while_cancelling():
+                        self.on_update(BatchEvent("stopping", 0))
+                        outcomes = self.stop_and_cancel()
+                    raise BatchInterrupted(
+                        f"batch interrupted; {summarize_cancels(outcomes)}; run the same command again to resume",
+                        self.snapshot(),
+                    ) from None
+                self.close_pools()
+            finally:
+                with self._lock:
+                    download_clients, self._download_clients = self._download_clients, []
+                for download_client in download_clients:
+                    download_client.close()
         return self.results()
+
+    def close_pools(self) -> None:
+        """Close the workers' connection pools once every line has its record (the workers make no more
+        calls then). After a Ctrl-C they are left open, as the pool of a shared client was: a worker may still
+        be finishing a call, and must not fail on a pool closed under it."""
+        with self._lock:
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.close()
 
     def start(self) -> None:
         """Start the worker threads (after removing temp files a killed earlier run left in the output dir)."""
@@ -241,13 +262,23 @@ class BatchRun:
     # -- one item --------------------------------------------------------------------------------------------
 
     def _worker(self, work: queue.SimpleQueue[tuple[int, BatchInput]]) -> None:
+        # Each worker calls through a connection pool of its own (same token, settings, gate and sleep): workers
+        # sharing one pool queue on its lock, and its bookkeeping grows with the connections in it. The pools
+        # are closed when the batch ends, not when a worker does: a Ctrl-C may still cancel through them.
+        try:
+            client = self.client.with_own_pool()
+        except Exception:  # a worker must never die without records: the batch's shared pool still works
+            client = self.client
+        else:
+            with self._lock:
+                self._pools.append(client)
         while True:
             try:
                 index, item = work.get_nowait()
             except queue.Empty:
                 return
             try:
-                record = self._run_item(item)
+                record = self._run_item(item, client)
             except BatchStopped:
                 record = RequestRecord(line=item.line, status="interrupted")
             except BaseException as exc:  # a worker must always produce a record
@@ -264,7 +295,7 @@ class BatchRun:
             finally:
                 self._done.release()
 
-    def _run_item(self, item: BatchInput) -> RequestRecord:
+    def _run_item(self, item: BatchInput, client: Client) -> RequestRecord:
         digest = input_digest(item.input)
         previous = self.ledger.previous.get(item.line)
         if previous is not None and (
@@ -287,7 +318,7 @@ class BatchRun:
         if previous is not None and previous.status == "failed":
             return self._recorded_failure(item, previous)
         if previous is not None and previous.request_id:
-            handle = self.target.handle(self.client, previous.request_id)
+            handle = self.target.handle(client, previous.request_id)
             self._track(item.line, handle, digest)
             self.on_update(BatchEvent("resumed", item.line, handle.request_id))
             return self._finish(item, handle, digest, resumed=True)
@@ -296,15 +327,16 @@ class BatchRun:
         ambiguous = previous is not None and previous.status == "submitting"
         self.ledger.save_line(item.line, None, "submitting", digest)
         try:
-            handle = self.target.submit(self.client, item.input)
+            handle = self.target.submit(client, item.input)
         except RunComfyError as exc:
             self.ledger.save_line(item.line, None, "submit_failed", digest)
             return RequestRecord(
                 line=item.line, status="error", error=str(exc), exception=exc, ambiguous=ambiguous
             )
-        self.ledger.save_line(item.line, handle.request_id, "submitted", digest)
         self._track(item.line, handle, digest)
-        self.ledger.record_request(handle.request_id, item.input, model_api_base=self.client.model_api_base)
+        with self.ledger.together():  # the line's id and its request's row: one commit
+            self.ledger.save_line(item.line, handle.request_id, "submitted", digest)
+            self.ledger.record_request(handle.request_id, item.input, model_api_base=client.model_api_base)
         self.on_update(BatchEvent("submitted", item.line, handle.request_id))
         record = self._finish(item, handle, digest, resumed=False)
         record.ambiguous = ambiguous
@@ -352,8 +384,9 @@ class BatchRun:
             WaitTimeout
         ) as exc:  # cancelled (best effort) like a single run; --retry-failed submits it again
             record.status, record.error, record.exception = "timed_out", str(exc), exc
-            self.ledger.save_line(item.line, handle.request_id, "timed_out", digest)
-            self.ledger.update_request(handle.request_id, status="timed_out")
+            with self.ledger.together():
+                self.ledger.save_line(item.line, handle.request_id, "timed_out", digest)
+                self.ledger.update_request(handle.request_id, status="timed_out")
             return record
         except RunComfyError as exc:  # the request still exists: the journal keeps "submitted" for a rerun
             record.status, record.error, record.exception = "error", str(exc), exc
@@ -367,7 +400,7 @@ class BatchRun:
             report = download_outputs(
                 result.output,
                 self.output_dir,
-                client=self._download_client,
+                client=self._downloads(),
                 trusted_origins=self.trusted_origins,
                 name_prefix=f"{item.line:0{self._width}d}-",
                 should_abort=self.stop.is_set,
@@ -384,17 +417,28 @@ class BatchRun:
                     request_id=handle.request_id,
                 )
                 record.status, record.error, record.exception = "download_failed", str(incomplete), incomplete
-        self.ledger.save_line(item.line, handle.request_id, record.status, digest, files=record.file_dicts())
-        self.ledger.update_request(
-            handle.request_id,
-            status=record.status,
-            output=result.output,
-            error=result.error,
-            files=record.file_dicts(),
-        )
+        files = record.file_dicts()
+        with self.ledger.together():  # the line's ending and its request's: one commit
+            self.ledger.save_line(item.line, handle.request_id, record.status, digest, files=files)
+            self.ledger.update_request(
+                handle.request_id,
+                status=record.status,
+                output=result.output,
+                error=result.error,
+                files=files,
+            )
         return record
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
+
+    def _downloads(self) -> httpx.Client:
+        """This worker's file client (made at its first file)."""
+        download_client: httpx.Client | None = getattr(self._per_thread, "downloads", None)
+        if download_client is None:
+            download_client = self._per_thread.downloads = make_download_client()
+            with self._lock:
+                self._download_clients.append(download_client)
+        return download_client
 
     def _track(self, line: int, handle: RequestHandle, digest: str) -> None:
         with self._lock:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from runcomfy.cli.context import AppContext
     from runcomfy.client import Client
     from runcomfy.model_index import ModelIndex
-    from runcomfy.validation import PatternBudget
+    from runcomfy.validation import InputChecker, PatternBudget
 
 PREFLIGHT_RETRY_WINDOW_S = (
     10.0  # a catalog outage delays a run by seconds at most, then it goes ahead unchecked
@@ -168,11 +168,12 @@ def prepare_batch(
     defaults = parse_assignments(assignments, schema, stdin=sys.stdin.buffer) if assignments else {}
     merged = [BatchInput(item.line, merge_input(defaults, item.input)) for item in inputs]
     if validate and schema is not None:
-        from runcomfy.validation import PatternBudget
+        from runcomfy.validation import InputChecker, PatternBudget
 
         budget = PatternBudget()  # one for the whole batch: its patterns together stay within it
+        checker = InputChecker(schema)  # the schema itself is checked once, not once per line
         warnings: list[str] = []
-        found = {item.line: _problems(schema, item.input, warnings, budget) for item in merged}
+        found = {item.line: _problems(checker, item.input, warnings, budget) for item in merged}
         _show_warnings(app, warnings)
         bad_lines = [line for line, problems in found.items() if problems]
         if bad_lines:
@@ -198,15 +199,17 @@ def plural(count: int, noun: str) -> str:
 
 
 def _problems(
-    schema: dict[str, Any],
+    schema: dict[str, Any] | InputChecker,
     body: dict[str, Any],
     warnings: list[str],
     budget: PatternBudget | None = None,
 ) -> list[dict[str, Any]]:
-    """The problems of ``body`` as JSON-ready dicts; what the check had to skip is added to ``warnings``."""
-    from runcomfy.validation import check_input_report
+    """The problems of ``body`` as JSON-ready dicts; what the check had to skip is added to ``warnings``.
+    ``schema`` may be an :class:`~runcomfy.validation.InputChecker` already made for it (many inputs)."""
+    from runcomfy.validation import InputChecker
 
-    report = check_input_report(schema, body, budget=budget)
+    checker = schema if isinstance(schema, InputChecker) else InputChecker(schema)
+    report = checker.report(body, budget=budget)
     warnings.extend(report.warnings)
     return [{"field": p.field, "message": p.message, "kind": p.kind} for p in report.problems]
 

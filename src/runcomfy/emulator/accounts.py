@@ -59,11 +59,13 @@ class Accounts:
         self._clock = clock
         self.tokens = {k: TokenRecord(**v) for k, v in store.load("tokens").items()}
         self.devices = {k: DeviceCode(**v) for k, v in store.load("devices").items()}
+        self.version = 0  # moves on whenever a token is added or forgotten (see routing.authenticated)
 
     def reset(self) -> None:
         """Forget device codes and minted tokens; keep the static ones (call after the store is cleared)."""
         static = {k: v for k, v in self.tokens.items() if v.token_type == STATIC_TOKEN_TYPE}
         self.tokens, self.devices = {}, {}
+        self.version += 1
         for digest, record in static.items():
             self._put_token(digest, record)
 
@@ -71,6 +73,7 @@ class Accounts:
 
     def _put_token(self, digest: str, record: TokenRecord) -> None:
         self.tokens[digest] = record
+        self.version += 1
         self._store.put("tokens", digest, asdict(record))
 
     def add_static_token(self, token: str) -> TokenRecord:

@@ -19,7 +19,6 @@ import ipaddress
 import socket
 from dataclasses import dataclass, field
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runcomfy.emulator.errors import ServiceError
@@ -115,7 +114,7 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            hosts = Headers(scope=scope).getlist("host")
+            hosts = [value.decode("latin-1") for name, value in scope["headers"] if name == b"host"]
             if len(hosts) != 1 or not self.served.accepts(hosts[0]):
                 # Answered here, not raised: this middleware runs outside the routing's exception handlers.
                 refusal = ServiceError(

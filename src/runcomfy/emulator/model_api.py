@@ -197,17 +197,18 @@ def matches_query(model: Model, query: Any) -> bool:
 
 
 def endpoints(state: EmulatorState) -> list[Endpoint]:
-    """The Model API's routes, in the order they are matched (``categories`` before the ``{model_id:path}``
-    that would swallow it; the catalog's GET before the submit's POST on the same path, whose first match
-    answers a wrong method with its ``Allow``)."""
+    """The Model API's routes, in the order they are matched: the status and result polls first (the calls
+    clients make most; no other route matches their paths), then ``categories`` before the
+    ``{model_id:path}`` that would swallow it, and the catalog's GET before the submit's POST on the same
+    path, whose first match answers a wrong method with its ``Allow``."""
     api = ModelApi(state)
     return [
+        Endpoint("/v1/requests/{request_id}/status", "status", api.status, ("GET",)),
+        Endpoint("/v1/requests/{request_id}/result", "result", api.result, ("GET",)),
+        Endpoint("/v1/requests/{request_id}/cancel", "cancel", api.cancel, ("POST",)),
         Endpoint("/v1/models", "models", api.list_models, ("GET",)),
         Endpoint("/v1/models/categories", "categories", api.categories, ("GET",)),
         Endpoint("/v1/models/{model_id:path}", "model", api.get_model, ("GET",)),
         Endpoint("/v1/models/{model_id:path}", "submit", api.submit, ("POST",)),
-        Endpoint("/v1/requests/{request_id}/status", "status", api.status, ("GET",)),
-        Endpoint("/v1/requests/{request_id}/result", "result", api.result, ("GET",)),
-        Endpoint("/v1/requests/{request_id}/cancel", "cancel", api.cancel, ("POST",)),
         Endpoint("/files/{request_id}/{name}", "file", api.file, ("GET", "HEAD")),
     ]

@@ -26,7 +26,19 @@ from runcomfy.emulator.errors import ServiceError, unauthorized
 from runcomfy.emulator.state import EmulatorState
 
 Handler = Callable[[Request], Awaitable[Response]]
-__all__ = ["Endpoint", "Handler", "bearer", "caller", "iso", "origin_of", "service_route"]
+__all__ = [
+    "Endpoint",
+    "Handler",
+    "authenticated",
+    "bearer",
+    "caller",
+    "header",
+    "iso",
+    "origin_of",
+    "service_route",
+    "url_path",
+]
+_CALLER_KEY = "runcomfy.emulator.caller"  # authenticated()'s answer in the scope: (accounts version, user)
 
 
 @dataclass(frozen=True)
@@ -48,10 +60,12 @@ def service_route(endpoint: Endpoint, state: EmulatorState, control: Control) ->
 
     async def logged(request: Request) -> Response:
         params = request.path_params
-        call = control.begin(endpoint.name, request.method, request.url.path, params, state.clock.now())
-        call.authorized = state.authenticate(bearer(request)) is not None
+        call = control.begin(endpoint.name, request.method, url_path(request), params, state.clock.now())
+        call.authorized = authenticated(state, request) is not None
         try:
-            injected = await control_routes.injected_answer(control, endpoint.name, params, call)
+            injected = None
+            if control.faults:  # none queued: no need to look (most calls)
+                injected = await control_routes.injected_answer(control, endpoint.name, params, call)
             response = injected or await endpoint.handler(request)
         except ServiceError as exc:
             call.status = exc.status
@@ -63,14 +77,28 @@ def service_route(endpoint: Endpoint, state: EmulatorState, control: Control) ->
 
 
 def bearer(request: Request) -> str | None:
-    """The bearer token of a request, if any."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    """The bearer token of a request, if any (from its first ``Authorization`` header)."""
+    scheme, _, token = (header(request, b"authorization") or "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def authenticated(state: EmulatorState, request: Request) -> TokenRecord | None:
+    """The user whose token the request carries, or None: ``state.authenticate(bearer(request))``, asked once
+    per request (the call log and the handler both need it) as long as no token was added or forgotten since.
+    Only the answer is kept in the request's scope, never the token."""
+    scope, version = request.scope, state.accounts.version
+    known = scope.get(_CALLER_KEY)
+    if known is not None and known[0] == version:
+        user: TokenRecord | None = known[1]
+        return user
+    user = state.authenticate(bearer(request))
+    scope[_CALLER_KEY] = (version, user)
+    return user
 
 
 def caller(state: EmulatorState, request: Request) -> TokenRecord:
     """The user whose token the request carries; the service's 401 when there is none or it is unknown."""
-    user = state.authenticate(bearer(request))
+    user = authenticated(state, request)
     if user is None:
         raise unauthorized()
     return user
@@ -79,6 +107,24 @@ def caller(state: EmulatorState, request: Request) -> TokenRecord:
 def origin_of(request: Request) -> str:
     """The emulator's own origin as the client reached it (used for every absolute URL it hands out).
 
-    The ``Host`` header has been checked against the names the emulator serves (:mod:`hosts`) by then.
+    The ``Host`` header has been checked against the names the emulator serves (:mod:`hosts`) by then. Read
+    from the ASGI scope rather than from ``request.url``, which parses a whole URL on every request.
     """
-    return f"{request.url.scheme}://{request.headers.get('host') or request.url.netloc}"
+    return f"{request.scope.get('scheme', 'http')}://{header(request, b'host') or request.url.netloc}"
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """The first header ``name`` (lowercase) of a request, read straight from the ASGI scope: quicker than
+    ``request.headers``, which these few per-call readings would otherwise build for every call."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+def url_path(request: Request) -> str:
+    """``request.url.path`` (the path with ``?``, ``#`` and ``\\`` percent-encoded, as Starlette renders it),
+    without building and parsing the whole URL: the call log records it for every call."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")

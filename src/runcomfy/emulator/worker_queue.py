@@ -97,6 +97,8 @@ class WorkerQueue:
 
     def advance(self) -> None:
         """Replay the workers up to now: start what could start, finish what is due."""
+        if not self._queue and not self._running:  # nothing to replay (every status call comes here)
+            return
         now = self._clock.now()
         free = [self.jobs[rid].finishes_at or 0.0 for rid in self._running]
         free += [float("-inf")] * (self.workers - len(free))
