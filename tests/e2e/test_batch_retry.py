@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 from pathlib import Path
 
+from background import start
 from cli_harness import CLI
-from waiting import background, finish, wait_for_call
+from waiting import background, finish, wait_for_call, wait_until
 
 FAIL = "runcomfy/emulator/fail"
 SIZED = "runcomfy/emulator/sized-file"
@@ -111,16 +114,25 @@ def test_retry_failed_needs_batch_and_excludes_restart(cli: CLI) -> None:
 
 
 def test_ctrl_c_during_a_long_retry_after_cancels_at_once_instead_of_waiting_it_out(cli: CLI) -> None:
-    import signal
-
     cli.configure(durations={SIZED: 60})
     batch = write_lines(cli.home / "b.jsonl", {"size_bytes": 5}, {"size_bytes": 6})
-    cli.fault(route="status", kind="error", status=429, retry_after=110, times=None)
-    with background(cli.start("run", SIZED, "--batch", str(batch), "--output-dir", "o")) as process:
-        wait_for_call(cli, "status", process, count=1)  # a 429 with Retry-After: 110 has closed the gate
-        process.send_signal(signal.SIGINT)
-        ended = finish(process, deadline_s=60)  # well inside the 110 s the gate would have held
+    command = start(cli, "-v", "run", SIZED, "--batch", str(batch), "--output-dir", "o", "--poll-secs", "1")
+    try:
+        # Both lines are in flight (each has polled its status) before the service starts answering 429 with
+        # Retry-After: 110; the retry notice (-v) says the batch's shared gate is now closed for 110 s.
+        wait_until(
+            lambda: len({call["path"] for call in cli.calls("status")}) == 2,
+            what="a status poll of each line",
+            process=command.proc,
+        )
+        cli.fault(route="status", kind="error", status=429, retry_after=110, times=None)
+        command.wait_for(re.compile(r"retrying in 110"), timeout=60)
+        command.proc.send_signal(signal.SIGINT)
+    except BaseException:
+        command.kill()  # the phase never came: end the command before failing
+        raise
+    ended = command.finish(timeout=60)  # a bound on a hang, well inside the 110 s the gate would hold
 
     assert ended.returncode == 130, ended.stderr
-    submitted = len(cli.calls("submit"))  # the second line may have waited at the gate and never been sent
-    assert submitted >= 1 and len(cli.calls("cancel")) == submitted  # no cancel queued behind the gate
+    assert len(cli.calls("submit")) == 2
+    assert len(cli.calls("cancel")) == 2  # one per request in flight, none queued behind the gate
