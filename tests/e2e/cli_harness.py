@@ -1,11 +1,12 @@
 """End-to-end harness (kept out of ``conftest.py`` under a unique module name, so test modules can import it): the real ``runcomfy`` command (a subprocess) against an emulator on loopback.
 
-Each test gets its own emulator from the test kit users get (:mod:`runcomfy.emulator.testkit`: a thread of the
-test process, with a clock that runs with the wall clock and jumps when the test advances it), its own config
-and state directories, and a unique canary token. ``cli.run(...)`` runs the installed command with an
-environment that points at the emulator; ``cli.start(...)`` starts it in the background (for signal tests).
+Each test gets an emulator from the test kit users get (:mod:`runcomfy.emulator.testkit`: a thread of the
+test process, with a clock that runs with the wall clock and jumps when the test advances it), reset for it
+(``conftest.py`` keeps one per test worker), its own config and state directories, and a unique canary token.
+``cli.run(...)`` runs the installed command with an environment that points at the emulator; ``cli.start(...)``
+starts it in the background (for signal tests).
 The control-plane helpers (``fault``, ``calls``, ``configure``, ``advance``, ``control``) are thin wrappers
-over the kit's typed control client. Every emulator stops when its test ends.
+over the kit's typed control client.
 """
 
 from __future__ import annotations
