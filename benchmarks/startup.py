@@ -52,6 +52,39 @@ def once_ms(command: list[str]) -> tuple[float, float]:
     return wall, (usage.ru_utime + usage.ru_stime) * 1000
 
 
+Rows = list[tuple[str, list[str]]]
+
+
+def interleaved(rows: Rows, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU milliseconds of every row, ``runs`` rounds, each round running every row once (A B C ...),
+    after one untimed warm-up of each (page cache, bytecode of anything compile_package missed)."""
+    for _, command in rows:
+        once_ms(command)
+    walls: dict[str, list[float]] = {label: [] for label, _ in rows}
+    cpus: dict[str, list[float]] = {label: [] for label, _ in rows}
+    for _ in range(runs):
+        for label, command in rows:
+            wall, cpu = once_ms(command)
+            walls[label].append(wall)
+            cpus[label].append(cpu)
+    return walls, cpus
+
+
+def print_table(
+    rows: Rows, walls: dict[str, list[float]], cpus: dict[str, list[float]], baseline: str
+) -> None:
+    """One line per row: median wall with its quartiles, median CPU, each with its ratio to ``baseline``."""
+    wall_baseline, cpu_baseline = statistics.median(walls[baseline]), statistics.median(cpus[baseline])
+    print(f"{'':<34} {'wall ms [quartiles]':>26} {'ratio':>6} {'cpu ms':>8} {'ratio':>6}")
+    for label, _ in rows:
+        low, _, high = statistics.quantiles(walls[label], n=4)
+        wall, cpu = statistics.median(walls[label]), statistics.median(cpus[label])
+        print(
+            f"{label:<34} {wall:7.1f} [{low:6.1f}, {high:6.1f}]   {wall / wall_baseline:6.2f} "
+            f"{cpu:8.1f} {cpu / cpu_baseline:6.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -60,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     compile_package()
     cli = runcomfy()
-    rows: list[tuple[str, list[str]]] = [
+    rows: Rows = [
         ("baseline: python -c pass", [sys.executable, "-c", "pass"]),
         (CLICK_BASELINE, [sys.executable, "-c", "import click"]),
         ("runcomfy --version", [cli, "--version"]),
@@ -69,27 +102,9 @@ def main() -> None:
         ("runcomfy result --help", [cli, "result", "--help"]),
         ("runcomfy datasets upload --help", [cli, "datasets", "upload", "--help"]),
     ]
-    for _, command in rows:  # warm-up: page cache, and bytecode of anything compile_package missed
-        once_ms(command)
-    walls: dict[str, list[float]] = {label: [] for label, _ in rows}
-    cpus: dict[str, list[float]] = {label: [] for label, _ in rows}
-    for _ in range(args.runs):
-        for label, command in rows:
-            wall, cpu = once_ms(command)
-            walls[label].append(wall)
-            cpus[label].append(cpu)
-    wall_baseline = statistics.median(walls[CLICK_BASELINE])
-    cpu_baseline = statistics.median(cpus[CLICK_BASELINE])
+    walls, cpus = interleaved(rows, args.runs)
     print(f"{args.runs} interleaved rounds; medians, ratios to the import-click baseline of the same run")
-    print(f"{'':<34} {'wall ms [quartiles]':>26} {'ratio':>6} {'cpu ms':>8} {'ratio':>6}")
-    for label, _ in rows:
-        low, _, high = statistics.quantiles(walls[label], n=4)
-        wall = statistics.median(walls[label])
-        cpu = statistics.median(cpus[label])
-        print(
-            f"{label:<34} {wall:7.1f} [{low:6.1f}, {high:6.1f}]   {wall / wall_baseline:6.2f} "
-            f"{cpu:8.1f} {cpu / cpu_baseline:6.2f}"
-        )
+    print_table(rows, walls, cpus, CLICK_BASELINE)
     print(f"goal: runcomfy --version and --help at most {GOAL_RATIO} x the import-click baseline")
 
 

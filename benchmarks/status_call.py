@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _emulator import TOKEN, Emulator, runcomfy
-from startup import compile_package, once_ms
+from startup import compile_package, interleaved, print_table
 
 GOAL_RATIO = 1.2
 BASELINE = "baseline: python + httpx GET"
@@ -54,27 +53,11 @@ def main() -> None:
             ("runcomfy status ID", [runcomfy(), "status", request_id]),
             ("runcomfy --output json status ID", [runcomfy(), "--output", "json", "status", request_id]),
         ]
-        for _, command in rows:  # warm-up
-            once_ms(command)
-        walls: dict[str, list[float]] = {label: [] for label, _ in rows}
-        cpus: dict[str, list[float]] = {label: [] for label, _ in rows}
-        for _ in range(args.runs):
-            for label, command in rows:
-                wall, cpu = once_ms(command)
-                walls[label].append(wall)
-                cpus[label].append(cpu)
-    wall_base, cpu_base = statistics.median(walls[BASELINE]), statistics.median(cpus[BASELINE])
+        walls, cpus = interleaved(rows, args.runs)
     print(
         f"{args.runs} interleaved rounds against the emulator; medians, ratios to the baseline of the same run"
     )
-    print(f"{'':<34} {'wall ms [quartiles]':>26} {'ratio':>6} {'cpu ms':>8} {'ratio':>6}")
-    for label, _ in rows:
-        low, _, high = statistics.quantiles(walls[label], n=4)
-        wall, cpu = statistics.median(walls[label]), statistics.median(cpus[label])
-        print(
-            f"{label:<34} {wall:7.1f} [{low:6.1f}, {high:6.1f}]   {wall / wall_base:6.2f} "
-            f"{cpu:8.1f} {cpu / cpu_base:6.2f}"
-        )
+    print_table(rows, walls, cpus, BASELINE)
     print(f"goal: runcomfy status at most {GOAL_RATIO} x the baseline")
 
 
