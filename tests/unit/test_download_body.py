@@ -7,96 +7,35 @@ from __future__ import annotations
 import gzip
 import hashlib
 import socket
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from file_server import FileServer, chunked, fetch, running_file_server, serve
 
 from runcomfy.downloads import body as body_module
 from runcomfy.downloads import fetch as fetch_module
 from runcomfy.downloads.body import ChunkBody, SocketBody, open_body
-from runcomfy.downloads.fetch import SavedFile, download_file, make_download_client
-from runcomfy.downloads.urls import Origin, TrustedURL, check_url
+from runcomfy.downloads.fetch import make_download_client
 from runcomfy.errors import DownloadError
 
 PATTERN = bytes(range(256)) * 4096  # 1 MiB
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.peers.append(self.client_address[1])
-        try:
-            self.server.routes[self.path](self)
-        except OSError:
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    routes: dict[str, Callable[[_Handler], None]]
-    peers: list[int]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return None
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.routes, httpd.peers = {}, []
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+def server() -> Iterator[FileServer]:
+    with running_file_server() as httpd:
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-def serve(content: bytes, *, declared: int | None = None, headers: dict[str, str] | None = None) -> Any:
-    def route(handler: _Handler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/octet-stream")
-        handler.send_header("Content-Length", str(len(content) if declared is None else declared))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(content)
-        handler.wfile.flush()
-        if declared is not None:
-            handler.close_connection = True
-
-    return route
-
-
-def chunked(content: bytes) -> Any:
-    def route(handler: _Handler) -> None:
-        handler.send_response(200)
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-        for start in range(0, len(content), 65536):
-            piece = content[start : start + 65536]
-            handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-        handler.wfile.write(b"0\r\n\r\n")
-
-    return route
 
 
 @pytest.fixture
 def bodies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The kind of body each download read (``SocketBody`` or ``ChunkBody``)."""
+    """The kind of body each download read (``SocketBody`` or ``ChunkBody``), read into buffers: splicing is
+    off here (``test_download_spliced.py`` covers it)."""
     kinds: list[str] = []
+    monkeypatch.setattr(fetch_module, "open_spliced", lambda fd, body: None)
 
     def spy(response: httpx.Response, declared: int | None, read_timeout_s: float) -> Any:
         opened = open_body(response, declared, read_timeout_s)
@@ -107,15 +46,8 @@ def bodies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return kinds
 
 
-def fetch(server: _Server, client: httpx.Client, path: str, out: Path) -> SavedFile:
-    origin = Origin("http", "127.0.0.1", server.server_address[1])
-    url = check_url(f"http://127.0.0.1:{origin.port}{path}", trusted_origins=(origin,))
-    assert isinstance(url, TrustedURL), url
-    return download_file(client, url, out, trusted_origins=(origin,))
-
-
 def test_a_large_body_is_read_from_the_socket_with_the_same_bytes_and_sha256(
-    server: _Server, bodies: list[str], tmp_path: Path
+    server: FileServer, bodies: list[str], tmp_path: Path
 ) -> None:
     content = PATTERN * 9 + b"tail"  # over DIRECT_MIN_BYTES, and not a whole number of buffers
     assert len(content) > body_module.DIRECT_MIN_BYTES
@@ -129,7 +61,7 @@ def test_a_large_body_is_read_from_the_socket_with_the_same_bytes_and_sha256(
 
 
 def test_the_connection_is_not_reused_after_the_socket_was_read(
-    server: _Server, bodies: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: FileServer, bodies: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(body_module, "DIRECT_MIN_BYTES", 1000)
     server.routes["/a.bin"] = serve(PATTERN)
@@ -146,7 +78,7 @@ def test_the_connection_is_not_reused_after_the_socket_was_read(
 
 
 def test_a_connection_dropped_mid_body_is_a_download_error_with_no_file_left(
-    server: _Server, bodies: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: FileServer, bodies: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(body_module, "DIRECT_MIN_BYTES", 1000)
     server.routes["/cut.bin"] = serve(PATTERN, declared=3 * len(PATTERN))
@@ -165,7 +97,7 @@ def test_a_connection_dropped_mid_body_is_a_download_error_with_no_file_left(
     ids=["chunked", "gzip"],
 )
 def test_framed_or_encoded_bodies_keep_httpxs_path(
-    server: _Server, bodies: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: Any
+    server: FileServer, bodies: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: Any
 ) -> None:
     monkeypatch.setattr(body_module, "DIRECT_MIN_BYTES", 1000)
     server.routes["/x.bin"] = route

@@ -82,15 +82,27 @@ class SocketBody(ChunkBody):
     def __init__(self, sock: socket.socket, chunks: Iterator[bytes], first: bytes, remaining: int) -> None:
         super().__init__(iter((first,)))
         self._httpx_chunks = chunks
-        self._sock = sock
+        self.sock = sock
+        self.first = first
         self._remaining = remaining
+
+    @property
+    def remaining(self) -> int:
+        """How many bytes of the body are still on the socket."""
+        return self._remaining
+
+    def first_taken(self) -> None:
+        """The first piece was consumed elsewhere (``spliced.py`` put it in the file): do not yield it."""
+        self._chunks = iter(())
+        self._pending = memoryview(b"")
+        self.first = b""
 
     def readinto(self, view: memoryview) -> int:
         taken = super().readinto(view)
         if taken or self._remaining <= 0:
             return taken
         try:
-            received = self._sock.recv_into(view, min(len(view), self._remaining, READ_BYTES))
+            received = self.sock.recv_into(view, min(len(view), self._remaining, READ_BYTES))
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc) or "timed out") from exc
         except OSError as exc:  # reset, or a TLS failure (ssl.SSLError is an OSError)

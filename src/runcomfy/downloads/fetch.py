@@ -3,7 +3,8 @@
 Owns: the download HTTP client (:func:`make_download_client`), redirects followed by hand with every hop
 checked again, the size cap, streaming into an exclusive temporary file with the byte count and sha256 taken
 on the way, and the final atomic placement under a name nobody else holds (:func:`download_file`). How the body
-is read (``body.py``) and hashed and written (``blocks.py``) is what makes a large file as fast as ``curl -o``.
+is read (``body.py``) and hashed and written (``blocks.py``, or ``spliced.py`` for a large plain-TCP body) is what
+makes a large file as fast as ``curl -o``.
 
 The file is not fsynced (neither is curl's): forcing a gigabyte to the disk before returning doubled the time of
 a large download, for a guarantee nothing relies on. What the rename gives is kept: another process, or this
@@ -32,8 +33,9 @@ import httpx
 
 from runcomfy._version import __version__
 from runcomfy.downloads.blocks import BLOCK_BYTES, BlockWriter
-from runcomfy.downloads.body import READ_BYTES, open_body
+from runcomfy.downloads.body import READ_BYTES, Body, open_body
 from runcomfy.downloads.naming import create_temp_file, filename_from_url, place_file, sanitize_filename
+from runcomfy.downloads.spliced import SplicedWriter, open_spliced
 from runcomfy.downloads.urls import Origin, Rejection, TrustedURL, check_redirect
 from runcomfy.errors import DownloadError, DownloadTooLarge, Interrupted
 from runcomfy.http import hold_redirect_location, redirect_location, tls_context
@@ -230,8 +232,8 @@ def _declared_length(response: httpx.Response) -> int | None:
 
 
 class _Sink:
-    """Counts, caps and reports the bytes of one body on their way to disk (hashed and written by a
-    :class:`BlockWriter`)."""
+    """Counts, caps and reports the bytes of one body on their way to disk (spliced into the file by a
+    :class:`SplicedWriter`, or hashed and written by a :class:`BlockWriter`)."""
 
     def __init__(
         self,
@@ -248,27 +250,13 @@ class _Sink:
         self.should_abort = should_abort
         self.count = 0
 
-    def copy(self, response: httpx.Response, writer: BlockWriter) -> None:
-        """Read the body into the writer's buffers, one read at a time, each full buffer handed over whole."""
-        body = open_body(response, self.total, READ_TIMEOUT_S)
-        try:
-            block, filled = writer.take(), 0
-            while True:
-                if filled == len(block):
-                    writer.put(block, filled)
-                    block, filled = writer.take(), 0
-                with memoryview(block) as view, view[filled:] as space:
-                    got = body.readinto(space)
-                if got == 0:
-                    break
-                self._account(got)
-                filled += got
-            if filled:
-                writer.put(block, filled)
-            else:
-                writer.give_back(block)
-        finally:
-            body.close()
+    def copy(self, response: httpx.Response, body: Body, writer: BlockWriter | SplicedWriter) -> None:
+        """Move the body to the writer: spliced in the kernel, or read into the writer's buffers one read at
+        a time, each full buffer handed over whole."""
+        if isinstance(writer, SplicedWriter):
+            writer.copy(self._account)
+        else:
+            self._copy_blocks(body, writer)
         identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
         if identity and self.total is not None and self.count != self.total:
             raise DownloadError(
@@ -276,6 +264,23 @@ class _Sink:
                 url=self.url.text,
                 hint=HOST_UNREACHABLE_HINT,
             )
+
+    def _copy_blocks(self, body: Body, writer: BlockWriter) -> None:
+        block, filled = writer.take(), 0
+        while True:
+            if filled == len(block):
+                writer.put(block, filled)
+                block, filled = writer.take(), 0
+            with memoryview(block) as view, view[filled:] as space:
+                got = body.readinto(space)
+            if got == 0:
+                break
+            self._account(got)
+            filled += got
+        if filled:
+            writer.put(block, filled)
+        else:
+            writer.give_back(block)
 
     def _account(self, got: int) -> None:
         """Count ``got`` more bytes: over the cap or asked to stop, raise before they are written."""
@@ -294,18 +299,22 @@ def _save(
 ) -> SavedFile:
     """Stream the body into a temp file, then give it its final name; the temp file never survives."""
     fd, temp_path = create_temp_file(directory, name)
+    body: Body | None = None
     try:
-        # One buffer (and no thread) for a body known to fit in it; else buffers of BLOCK_BYTES.
-        small = sink.total is not None and sink.total <= BLOCK_BYTES
-        block_bytes = max(sink.total or 0, 1) if small else BLOCK_BYTES
-        writer = BlockWriter(fd, block_bytes=block_bytes, background=not small)
+        body = open_body(response, sink.total, READ_TIMEOUT_S)
+        writer = open_spliced(fd, body) or _block_writer(fd, sink.total)
     except BaseException:
+        if body is not None:
+            body.close()
         os.close(fd)
         with contextlib.suppress(OSError):
             temp_path.unlink(missing_ok=True)
         raise
     try:
-        sink.copy(response, writer)
+        try:
+            sink.copy(response, body, writer)
+        finally:
+            body.close()
         sha256 = writer.finish()
         final_path = place_file(temp_path, directory, name)
     except BaseException:
@@ -316,6 +325,12 @@ def _save(
                 temp_path.unlink(missing_ok=True)
         raise
     return SavedFile(final_path, sink.url.text, sink.count, sha256, content_type)
+
+
+def _block_writer(fd: int, total: int | None) -> BlockWriter:
+    """One buffer (and no thread) for a body known to fit in it; else buffers of BLOCK_BYTES."""
+    small = total is not None and total <= BLOCK_BYTES
+    return BlockWriter(fd, block_bytes=max(total or 0, 1) if small else BLOCK_BYTES, background=not small)
 
 
 def _describe(exc: Exception) -> str:

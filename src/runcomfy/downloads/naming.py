@@ -58,7 +58,7 @@ _EXTENSIONS_BY_TYPE = {
     "text/plain": ".txt",
 }
 _FILE_MODE = 0o644
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
 def filename_from_url(url: httpx.URL | str, content_type: str | None = None) -> str:
