@@ -73,6 +73,8 @@ HEAVY = {
     "runcomfy.catalog",
     "runcomfy.downloads",
     "runcomfy.emulator",
+    "runcomfy.lifecycle",
+    "runcomfy.status",
 }
 
 

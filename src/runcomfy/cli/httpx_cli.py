@@ -11,7 +11,6 @@ httpx is first imported; the library leaves other programs' httpx alone.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import Any
@@ -29,6 +28,8 @@ class _Deferred(types.ModuleType):
 
 
 def _real() -> types.ModuleType:
+    import importlib
+
     if isinstance(sys.modules.get(MODULE), _Deferred):
         del sys.modules[MODULE]
     return importlib.import_module(MODULE)

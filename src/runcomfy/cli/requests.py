@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import click
 
 from runcomfy.cli.context import app_context
-from runcomfy.cli.refresh import handle_for
 from runcomfy.cli.signals import interrupts_raise
 from runcomfy.errors import Interrupted, JournalError
 
@@ -131,6 +130,7 @@ def result_command(request_id: str, output_dir: str | None, no_download: bool, e
       runcomfy --output json result 3f1c...-9a2e --emit record | jq -r '.files[].path'
     """
     from runcomfy.cli.finish import finish
+    from runcomfy.cli.refresh import handle_for
 
     app = app_context()
     client = app.require_client()
@@ -162,6 +162,8 @@ def _handle(app: AppContext, request_id: str) -> RequestHandle:
     """A handle on the request: a deployment's when the journal recorded it as one, else a model's."""
     client = app.require_client()
     entry = journal_entry(request_id, quiet=True)
+    from runcomfy.cli.refresh import handle_for  # the statuses' tables: not needed for --help
+
     return handle_for(client, request_id, entry.model_id if entry else None)
 
 

@@ -47,14 +47,15 @@ def redeliver_lost_interrupts() -> None:
     """An interrupt raised where Python cannot propagate it (a weakref or ``__del__`` callback, often during
     imports) is printed as "Exception ignored ... Traceback ... KeyboardInterrupt" and then lost. Deliver it
     again to the main thread instead, where the command handles it like any other Ctrl-C."""
-    import _thread
     import sys
-    import threading
 
     default = sys.unraisablehook
 
     def hook(unraisable: sys.UnraisableHookArgs) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            import _thread
+            import threading  # here, not at start-up, where --help and --version never need it
+
             # From another thread and a moment later: raised here, it would be lost again.
             later = threading.Timer(REDELIVERY_DELAY_S, _thread.interrupt_main)
             later.daemon = True
