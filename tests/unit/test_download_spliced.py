@@ -215,3 +215,37 @@ def test_tls_bodies_and_bodies_without_a_first_piece_are_never_spliced(tmp_path:
         assert os.fstat(fd).st_size == 0
     finally:
         os.close(fd)
+
+
+class _PutInterrupted:
+    """A queue whose first ``put(None)`` is cut short by a Ctrl-C, as if it landed in the middle of a stop."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.cut = False
+
+    def put(self, item: Any) -> None:
+        if item is None and not self.cut:
+            self.cut = True
+            raise KeyboardInterrupt
+        self.real.put(item)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_abandoning_after_a_finish_cut_short_by_ctrl_c_still_ends_the_hashing_thread(tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
+    left, right = socket.socketpair()
+    with left, right:
+        writer = open_spliced(fd, body_module.SocketBody(left, iter(()), b"first", remaining=0))
+        assert writer is not None
+        writer.copy(lambda count: None)
+        writer._posts = _PutInterrupted(writer._posts)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            writer.finish()
+        stopper = threading.Thread(target=writer.abandon, daemon=True)
+        stopper.start()
+        stopper.join(30)  # a guard against a hang, not a timing: abandon returns at once when it works
+        assert not stopper.is_alive() and hash_threads() == []
+    assert (tmp_path / "f").read_bytes() == b"first"

@@ -115,7 +115,6 @@ class SplicedWriter:
         self._in_file = len(first)  # bytes in the file so far (the calling thread's count)
         self._posted = 0  # the last such count told to the hashing thread
         self._dropping = False  # abandoned: what is not hashed yet never will be
-        self._stopped = False
         # The calling thread tells the hashing thread how far the file goes (an int), then that nothing more will
         # come (None). A queue rather than a lock the two share: a Ctrl-C raised in the calling thread at any
         # bytecode can never leave it holding a lock or half-way through a notify.
@@ -195,10 +194,11 @@ class SplicedWriter:
         if pipe is not None:
             _close_all(*pipe)
         self._dropping = self._dropping or dropping
-        if not self._stopped:
-            self._stopped = True
+        if not self._dropping:
             self._post()
-            self._posts.put(None)
+        # Every time, not once: a Ctrl-C between a first stop's steps must not leave the thread waiting for
+        # its end. The thread stops at the first None; any later ones are never read.
+        self._posts.put(None)
         self._thread.join()
 
     # -- the hashing thread ------------------------------------------------------------------------------------
