@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _emulator import Emulator, runcomfy
+from startup import compile_package
 
 SIZED = "runcomfy/emulator/sized-file"
 MIB = 1024 * 1024
@@ -89,6 +90,7 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the file (default 1024)")
     parser.add_argument("--runs", type=int, default=3, help="timed rounds of A then B (default 3)")
     args = parser.parse_args()
+    compile_package()  # an installed package has its bytecode: the compiler's one-time cost is not the CLI's
     size = args.size_mib * MIB
     curl = shutil.which("curl")
     if curl is None:

@@ -3,7 +3,10 @@
 Owns:
 - :func:`build_client`: User-Agent, 60 s timeout (10 s connect), no redirects for API calls.
 - :class:`HttpSession`: attaches ``Authorization: Bearer`` only to the configured origins (docs/security.md), turns
-  transport failures into :class:`APIConnectionError`/:class:`APITimeoutError`, bounds reply size.
+  transport failures into :class:`APIConnectionError`/:class:`APITimeoutError`, bounds reply size. Its calls go
+  on the plain keep-alive path (:mod:`runcomfy.keepalive`, a fifth of httpx's CPU per call) when nothing needs
+  httpx (no proxy in the environment, no trace, no transport given, a URL sent as is), else through httpx; both
+  end in the same :class:`Reply` and the same errors.
 - :func:`read_json` / :func:`status_error`: the one error funnel: every reply becomes a typed error or a bounded JSON object.
 - URL building (re-exported from :mod:`runcomfy.api_urls`) and the retry policy (from :mod:`runcomfy.retry`).
 
@@ -17,6 +20,8 @@ import functools
 import json
 import os
 import ssl
+import threading
+import urllib.request
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +48,9 @@ from runcomfy.errors import (
     UnexpectedRedirect,
     status_error_class,
 )
+from runcomfy.http1 import ReplyTooLarge
 from runcomfy.json_limits import JSONLimitError, loads_bounded
+from runcomfy.keepalive import KeepAlivePool, Target, plain_target
 from runcomfy.retry import (
     RetryPolicy,
     backoff_delay,
@@ -123,7 +130,11 @@ def tls_context() -> ssl.SSLContext:
     client that only ever talks plain HTTP, and a command often builds two (the API's and the file hosts').
     One per ``SSL_CERT_FILE``/``SSL_CERT_DIR`` setting, as httpx reads them, so changing them still counts.
     """
-    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    with _TLS_LOCK:  # a batch's workers ask at once: build it once, not once per thread
+        return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+_TLS_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
@@ -308,7 +319,7 @@ def json_of_reply(
 ) -> dict[str, Any]:
     """:func:`read_json`, then :func:`refuse_echoed_token`: what every API reply goes through."""
     document = read_json(reply, request_id=request_id, secrets=secrets, allow_empty=allow_empty)
-    refuse_echoed_token(document, reply.label, secrets, request_id=request_id)
+    refuse_echoed_token(document, lambda: reply.label, secrets, request_id=request_id)
     return document
 
 
@@ -317,14 +328,22 @@ IDENTIFYING_FIELDS = ("request_id", "status", "outcome", "id")
 
 
 def refuse_echoed_token(
-    document: Mapping[str, Any], label: str, secrets: Iterable[str], *, request_id: str | None = None
+    document: Mapping[str, Any],
+    label: str | Callable[[], str],
+    secrets: Iterable[str],
+    *,
+    request_id: str | None = None,
 ) -> None:
-    """Raise :class:`TokenEchoed` when an identifying field of a reply contains the token (in any case)."""
+    """Raise :class:`TokenEchoed` when an identifying field of a reply contains the token (in any case).
+
+    ``label`` may be a function that makes it: it is only needed for the error, and every reply is checked.
+    """
     for field in IDENTIFYING_FIELDS:
         value = document.get(field)
         if isinstance(value, str) and contains_secret(value, secrets):
             raise TokenEchoed(
-                f"{label}: the reply's {field} contains the API token; refusing to use or store it",
+                f"{label if isinstance(label, str) else label()}: the reply's {field} contains the API token; "
+                "refusing to use or store it",
                 request_id=request_id,
                 hint="the service is misbehaving; report it, and rotate the token if this is not an emulator",
             )
@@ -384,10 +403,11 @@ def _redact_json(value: Any, secrets: tuple[str, ...]) -> Any:
 
 
 class HttpSession:
-    """An httpx client bound to one token and the origins that may receive it.
+    """The HTTP calls of one token, which goes only to the origins that may receive it.
 
     Every call returns a :class:`Reply` (body fully read, at most ``MAX_REPLY_BYTES``) or raises a
-    :class:`RunComfyError`; no httpx exception escapes.
+    :class:`RunComfyError`; no httpx exception escapes. The httpx client (:attr:`client`) is built at its first
+    use: a session whose calls all take the plain path never builds one.
     """
 
     def __init__(
@@ -401,9 +421,39 @@ class HttpSession:
     ) -> None:
         self.token = token
         self.secrets: tuple[str, ...] = secret_forms(token.reveal()) if token else ()
-        origins = frozenset(filter(None, (origin_key(url) for url in trusted_origins)))
-        self._auth = _ScopedBearer(token, origins) if token else None
-        self.client = build_client(timeout=timeout_s, transport=transport, trace=trace, secrets=self.secrets)
+        self._origins = frozenset(filter(None, (origin_key(url) for url in trusted_origins)))
+        self._auth = _ScopedBearer(token, self._origins) if token else None
+        self._client_args: dict[str, Any] = {
+            "timeout": timeout_s,
+            "transport": transport,
+            "trace": trace,
+            "secrets": self.secrets,
+        }
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._closed = False
+        self._timeouts = (min(CONNECT_TIMEOUT_S, timeout_s), timeout_s)
+        # The plain path (see runcomfy.keepalive) only where it sends what httpx would: httpx keeps what a given
+        # transport, a trace, a proxy from the environment or a token that is not plain ASCII needs (a token with
+        # a control character, which would split a header, is refused where it is made: auth/credentials.py).
+        plain = transport is None and trace is None and not proxy_in_environment()
+        if token is not None and not token.reveal().isascii():
+            plain = False
+        self._plain = KeepAlivePool(tls=tls_context) if plain else None
+
+    @property
+    def client(self) -> httpx.Client:
+        """The httpx client, built at its first use (a batch's workers may never need theirs); once the
+        session is closed, a closed one (which refuses to send, as httpx does)."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = build_client(**self._client_args)
+                    if self._closed:
+                        self._client.close()
+                client = self._client
+        return client
 
     def __repr__(self) -> str:
         return f"HttpSession(token={'set' if self.token else 'unset'})"
@@ -420,30 +470,76 @@ class HttpSession:
         """Send one request and read the reply; map transport failures to the library's errors."""
         if authenticated and self._auth is None:
             raise NotAuthenticated(NOT_SIGNED_IN)
-        headers, content = {}, None
+        content = None
         if json_body is not None:
-            headers["Content-Type"] = "application/json"
             content = json.dumps(json_body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        label = f"{method} {url_for_messages(url)}"
+        target = plain_target(url) if self._plain is not None else None
         try:
-            request = self.client.build_request(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
-            )
-            response = self.client.send(request, auth=self._auth if authenticated else None, stream=True)
-            try:
-                body = _read_capped(response, label)
-            finally:
-                response.close()
+            if target is not None:
+                return self._send_plain(target, method, url, content, authenticated, timeout_s)
+            return self._send_httpx(method, url, content, authenticated, timeout_s)
         except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"{label}: timed out ({type(exc).__name__})") from exc
+            raise APITimeoutError(
+                f"{method} {url_for_messages(url)}: timed out ({type(exc).__name__})"
+            ) from exc
         except (httpx.RequestError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
             # Every httpx failure, including the kinds outside its HTTPError tree, becomes one of ours.
             reason = redact(strip_controls(str(exc) or type(exc).__name__, max_len=200), self.secrets)
-            raise APIConnectionError(f"{label}: {reason}") from exc
+            raise APIConnectionError(f"{method} {url_for_messages(url)}: {reason}") from exc
+        except ReplyTooLarge:
+            raise APIResponseError(
+                f"{method} {url_for_messages(url)}: reply larger than {MAX_REPLY_BYTES} bytes"
+            ) from None
+
+    def _send_plain(
+        self,
+        target: Target,
+        method: str,
+        url: str,
+        content: bytes | None,
+        authenticated: bool,
+        timeout_s: float | None,
+    ) -> Reply:
+        """The plain path (:mod:`runcomfy.keepalive`): the headers httpx would send, the token only to the
+        configured origins, the same timeouts and cap, and a redirect's target held apart as httpx's hook does."""
+        assert self._plain is not None
+        headers = [*_PLAIN_HEADERS, *(_JSON_CONTENT if content is not None else ())]
+        if authenticated and self.token is not None and target.origin_key in self._origins:
+            headers.append(("Authorization", f"Bearer {self.token.reveal()}"))
+        connect_s, timeout = self._timeouts if timeout_s is None else (timeout_s, timeout_s)
+        plain = self._plain.request(
+            target,
+            method,
+            headers,
+            content,
+            connect_timeout=connect_s,
+            timeout=timeout,
+            max_bytes=MAX_REPLY_BYTES,
+        )
+        reply_headers = httpx.Headers(plain.headers)
+        location = None
+        if 300 <= plain.status < 400 and "Location" in reply_headers:
+            location = reply_headers["Location"]
+            del reply_headers["Location"]
+        return Reply(method, url, plain.status, plain.reason, reply_headers, plain.content, location=location)
+
+    def _send_httpx(
+        self, method: str, url: str, content: bytes | None, authenticated: bool, timeout_s: float | None
+    ) -> Reply:
+        label = f"{method} {url_for_messages(url)}"
+        client = self.client
+        request = client.build_request(
+            method,
+            url,
+            headers=_JSON_CONTENT_TYPE if content is not None else {},
+            content=content,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
+        )
+        response = client.send(request, auth=self._auth if authenticated else None, stream=True)
+        try:
+            body = _read_capped(response, label)
+        finally:
+            response.close()
         return Reply(
             method,
             str(request.url),
@@ -470,7 +566,33 @@ class HttpSession:
         return json_of_reply(reply, self.secrets, request_id=request_id, allow_empty=allow_empty)
 
     def close(self) -> None:
-        self.client.close()
+        if self._plain is not None:
+            self._plain.close()
+        with self._client_lock:
+            self._closed, client = True, self._client
+        if client is not None:
+            client.close()
+
+
+# What httpx sends with every request of a client built by build_client (without its optional brotli and zstd
+# decoders, which add to Accept-Encoding): the plain path sends the same.
+_PLAIN_HEADERS = (
+    ("Accept", "*/*"),
+    ("Accept-Encoding", "gzip, deflate"),
+    ("Connection", "keep-alive"),
+    ("User-Agent", USER_AGENT),
+)
+_JSON_CONTENT = (("Content-Type", "application/json"),)
+_JSON_CONTENT_TYPE = dict(_JSON_CONTENT)
+
+
+def proxy_in_environment() -> bool:
+    """Whether the environment (or the system's settings, where urllib reads them) names an HTTP proxy, as
+    httpx reads it: then every call goes through httpx, which applies the proxy and ``NO_PROXY``."""
+    proxies = urllib.request.getproxies()
+    if any(host.strip() == "*" for host in proxies.get("no", "").split(",")):
+        return False  # httpx ignores every proxy then
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 def _read_capped(response: httpx.Response, label: str) -> bytes:
