@@ -10,18 +10,27 @@ file of --size-mib MiB, then, after one verification round, alternates (A B A B 
 A. `runcomfy result ID --output-dir DIR`: the command as users run it (the service's record, then the download);
 B. `curl -s -o DIR/FILE URL` of the same file from the same emulator: the floor for fetching it.
 
+Before each timed run the harness touches, then frees, anonymous memory a quarter larger than the file, so
+both commands write into memory the system has just used. Why: on a virtual machine whose balloon reports free
+memory to the host (this 2-core one does), memory left free for a second or more is taken back, and the first
+touch of each such page is a fault in the host. Measured here: writing 1 GiB into the page cache took 0.3 s on
+memory freed a moment before and 1.2-1.9 s after a one-second pause. Which of the two commands paid that depended
+on timing (how long since the previous file was deleted, how long its own start-up took), not on the command.
+``--no-prime`` measures without it.
+
 Each is its own child process reaped with `os.wait4`, whose rusage is that child's alone: wall time, CPU time
 (user + system) and peak RSS. The emulator's CPU time for each transfer is printed too, since on a 2-core
 machine it competes with the client. Each file is deleted right after its run, so no run pays for the dirty
 pages of another. The verification round (not timed) checks that the CLI's recorded sha256 and size match the
 bytes curl fetched.
 
-    python benchmarks/download_throughput.py [--size-mib 1024] [--runs 3]
+    python benchmarks/download_throughput.py [--size-mib 1024] [--runs 3] [--no-prime]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -75,6 +84,32 @@ def measure(command: list[str], env: dict[str, str], emulator: Emulator) -> tupl
     return run, printed
 
 
+def prime_memory(size: int) -> None:
+    """Touch ``size`` bytes of anonymous memory in a short-lived process, then free it (the process exits): the
+    next run starts on memory just in use. In another process, so this process's peak memory, which a child
+    started later inherits as its own starting peak, stays small."""
+    toucher = (
+        "import mmap, sys\n"
+        "size, chunk = int(sys.argv[1]), b'\\1' * 1048576\n"
+        "with mmap.mmap(-1, size) as memory:\n"
+        "    for offset in range(0, size - len(chunk) + 1, len(chunk)):\n"
+        "        memory[offset : offset + len(chunk)] = chunk\n"
+    )
+    subprocess.run([sys.executable, "-c", toucher, str(size)], check=True)
+
+
+def balloon_reports_free_memory() -> bool:
+    """Whether a virtio balloon driver here reports free memory to the host (feature bit 5, free page
+    reporting): then memory left free for a second or two is taken back by the host (see the docstring)."""
+    driver = Path("/sys/bus/virtio/drivers/virtio_balloon")
+    for device in driver.glob("virtio*"):
+        with contextlib.suppress(OSError):
+            features = (device / "features").read_text().strip()
+            if len(features) > 5 and features[5] == "1":
+                return True
+    return False
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -89,6 +124,9 @@ def main() -> int:
     )
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the file (default 1024)")
     parser.add_argument("--runs", type=int, default=3, help="timed rounds of A then B (default 3)")
+    parser.add_argument(
+        "--no-prime", action="store_true", help="do not touch and free memory before each timed run"
+    )
     args = parser.parse_args()
     compile_package()  # an installed package has its bytecode: the compiler's one-time cost is not the CLI's
     size = args.size_mib * MIB
@@ -132,6 +170,8 @@ def main() -> int:
             for round_number in range(1, args.runs + 1):
                 for label, command in (("runcomfy result", a_command), ("curl -o", b_command)):
                     out_dir.mkdir()
+                    if not args.no_prime:
+                        prime_memory(size + size // 4)
                     run, _ = measure(command, env, emulator)
                     files = list(out_dir.iterdir())
                     assert len(files) == 1 and files[0].stat().st_size == size, files
@@ -145,7 +185,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{args.size_mib} MiB over loopback, median of {args.runs} interleaved rounds:")
+    primed = "" if args.no_prime else ", each started on memory just touched and freed"
+    print(f"\n{args.size_mib} MiB over loopback, median of {args.runs} interleaved rounds{primed}:")
     medians: dict[str, dict[str, float]] = {}
     for label, samples in runs.items():
         wall = statistics.median(r.wall_s for r in samples)
@@ -160,6 +201,13 @@ def main() -> int:
         print(
             f"  {label:<16} wall {m['wall']:6.2f} s ({m['throughput']:6.1f} MiB/s)  cpu {m['cpu']:5.2f} s  "
             f"peak {m['peak']:5.1f} MB  emulator cpu {m['emulator']:5.2f} s"
+        )
+    if balloon_reports_free_memory():
+        print(
+            "  note: this machine's virtio balloon reports free memory to the host, so writing into memory freed "
+            "a second or more before faults in the host; the priming evens this out but a slower run still pays "
+            "more of it. To measure the commands alone, run as root with the balloon driver unbound: "
+            "echo virtio0 > /sys/bus/virtio/drivers/virtio_balloon/unbind (bind to undo)"
         )
     a, b = medians["runcomfy result"], medians["curl -o"]
     print(

@@ -27,6 +27,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import mmap
 import os
 import queue
 import select
@@ -204,11 +205,14 @@ class SplicedWriter:
     # -- the hashing thread ------------------------------------------------------------------------------------
 
     def _hash_all(self) -> None:
-        buffer = bytearray(HASH_BYTES)
         hashed = upto = 0
         ended = False
         try:
-            with memoryview(buffer) as whole:
+            # Page-aligned (an anonymous map), not a bytearray: the kernel copies page-aligned file pages into
+            # it, and on the project's AMD benchmark machine reading 1 GiB from the page cache into a buffer that
+            # starts 16 bytes into a page (where a large bytearray's data lands) took 0.6 s, into an aligned one
+            # 0.1 s (a hashing thread's CPU, not the download's wall time, which did not move).
+            with mmap.mmap(-1, HASH_BYTES) as buffer, memoryview(buffer) as whole:
                 while not ended:
                     upto, ended = self._next_post(upto)
                     while hashed < upto and not self._dropping:
