@@ -190,6 +190,7 @@ class Journal:
         self._ready = False
         self._local = threading.local()
         self._writer: sqlite3.Connection | None = None
+        self._writer_lock = _writer_lock(self.path)
         self._key: bytes | None = None
         self.locks = ProcessLocks(self.path.with_name(LOCK_FILE_NAME))
 
@@ -332,7 +333,7 @@ class Journal:
             self._local.db = None
         if getattr(self._local, "writing", False):
             return  # asked from inside this thread's own write: the writing connection stays until it ends
-        with _writer_lock(self.path):
+        with self._writer_lock:
             writer, self._writer = self._writer, None
             if writer is not None:
                 writer.close()
@@ -444,7 +445,7 @@ class Journal:
         if getattr(self._local, "writing", False):  # inside transaction(): part of the open transaction
             yield self._local.write_db
             return
-        with _writer_lock(self.path), self._connect(writer=True) as db:
+        with self._writer_lock, self._connect(writer=True) as db:
             db.execute("BEGIN IMMEDIATE")
             self._local.writing, self._local.write_db = True, db
             try:

@@ -104,3 +104,16 @@ def test_download_twice_with_what_the_first_returned_fetches_nothing_again(cli: 
     assert [f.path for f in second] == [f.path for f in first]
     assert len(cli.calls("file")) == 1
     assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+def test_run_many_of_no_inputs_returns_at_once_and_of_some_returns_each_record(cli: CLI) -> None:
+    with client_for(cli) as client:
+        assert client.run_many("runcomfy/emulator/echo", []) == []  # nothing to wait for: join must not block
+        records = client.run_many(
+            "runcomfy/emulator/echo",
+            [{"prompt": f"p{n}"} for n in range(5)],
+            concurrency=3,
+            poll_interval_s=0.05,
+        )
+    assert [record.line for record in records] == [1, 2, 3, 4, 5]
+    assert all(record.status == "completed" for record in records)

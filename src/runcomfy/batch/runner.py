@@ -151,7 +151,12 @@ class BatchRun:
         self._per_thread = threading.local()
         self._download_clients: list[httpx.Client] = []
         self._lock = threading.Lock()
-        self._done = threading.Semaphore(0)
+        # Set when the last item has its record. An event rather than a semaphore released per item: waking the
+        # waiting thread a thousand times cost the batch's workers a lock handoff each.
+        self._unfinished = len(self.inputs)
+        self._all_done = threading.Event()
+        if not self._unfinished:
+            self._all_done.set()
         self._width = max(MIN_LINE_DIGITS, len(str(max((item.line for item in self.inputs), default=1))))
         self._cancel_outcomes: dict[int, str] = {}
 
@@ -213,10 +218,8 @@ class BatchRun:
 
     def join(self, poll_s: float = 0.2) -> None:
         """Wait until every item has a record (Ctrl-C interrupts the wait)."""
-        remaining = len(self.inputs)
-        while remaining:
-            if self._done.acquire(timeout=poll_s):
-                remaining -= 1
+        while not self._all_done.wait(timeout=poll_s):
+            pass
 
     def results(self) -> list[RequestRecord]:
         """The records in input order (lines not reached are ``not_submitted``)."""
@@ -293,7 +296,14 @@ class BatchRun:
             except Exception:
                 pass
             finally:
-                self._done.release()
+                self._finished_one()
+
+    def _finished_one(self) -> None:
+        with self._lock:
+            self._unfinished -= 1
+            last = self._unfinished == 0
+        if last:
+            self._all_done.set()
 
     def _run_item(self, item: BatchInput, client: Client) -> RequestRecord:
         digest = input_digest(item.input)
