@@ -96,6 +96,11 @@ TraceHook = Callable[[str], None]
 # --- building the client and tracing ----------------------------------------------------------------------------
 
 
+def connect_timeout(timeout_s: float) -> float:
+    """How long a client with a ``timeout_s`` timeout waits for a connection (both HTTP paths)."""
+    return min(CONNECT_TIMEOUT_S, timeout_s)
+
+
 def build_client(
     *,
     timeout: float | httpx.Timeout = DEFAULT_TIMEOUT_S,
@@ -106,7 +111,7 @@ def build_client(
 ) -> httpx.Client:
     """The one constructor of ``httpx.Client``: shared User-Agent, timeouts and the optional trace hook."""
     if not isinstance(timeout, httpx.Timeout):
-        timeout = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout))
+        timeout = httpx.Timeout(timeout, connect=connect_timeout(timeout))
     hooks: dict[str, list[Callable[..., Any]]] = {"request": [], "response": []}
     if trace is not None:
         hidden = tuple(secrets)
@@ -153,9 +158,18 @@ def hold_redirect_location(response: httpx.Response) -> None:
     ``data:``, ``http:foo``). Nothing here follows redirects through httpx, so the header is kept for our own
     checks (:func:`redirect_location`) and httpx never parses it.
     """
-    if 300 <= response.status_code < 400 and "Location" in response.headers:
-        response.extensions[LOCATION_EXTENSION] = response.headers["Location"]
-        del response.headers["Location"]
+    location = take_location(response.status_code, response.headers)
+    if location is not None:
+        response.extensions[LOCATION_EXTENSION] = location
+
+
+def take_location(status: int, headers: httpx.Headers) -> str | None:
+    """A redirect's ``Location``, removed from ``headers`` (both HTTP paths keep it apart the same way)."""
+    if 300 <= status < 400 and "Location" in headers:
+        location = headers["Location"]
+        del headers["Location"]
+        return location
+    return None
 
 
 def redirect_location(response: httpx.Response) -> str | None:
@@ -244,7 +258,7 @@ class Reply:
 
     @property
     def label(self) -> str:
-        return f"{self.method} {url_for_messages(self.url)}"
+        return call_label(self.method, self.url)
 
 
 def read_json(
@@ -432,7 +446,7 @@ class HttpSession:
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
         self._closed = False
-        self._timeouts = (min(CONNECT_TIMEOUT_S, timeout_s), timeout_s)
+        self._timeouts = (connect_timeout(timeout_s), timeout_s)
         # The plain path (see runcomfy.keepalive) only where it sends what httpx would: httpx keeps what a given
         # transport, a trace, a proxy from the environment or a token that is not plain ASCII needs (a token with
         # a control character, which would split a header, is refused where it is made: auth/credentials.py).
@@ -479,16 +493,14 @@ class HttpSession:
                 return self._send_plain(target, method, url, content, authenticated, timeout_s)
             return self._send_httpx(method, url, content, authenticated, timeout_s)
         except httpx.TimeoutException as exc:
-            raise APITimeoutError(
-                f"{method} {url_for_messages(url)}: timed out ({type(exc).__name__})"
-            ) from exc
+            raise APITimeoutError(f"{call_label(method, url)}: timed out ({type(exc).__name__})") from exc
         except (httpx.RequestError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
             # Every httpx failure, including the kinds outside its HTTPError tree, becomes one of ours.
             reason = redact(strip_controls(str(exc) or type(exc).__name__, max_len=200), self.secrets)
-            raise APIConnectionError(f"{method} {url_for_messages(url)}: {reason}") from exc
+            raise APIConnectionError(f"{call_label(method, url)}: {reason}") from exc
         except ReplyTooLarge:
             raise APIResponseError(
-                f"{method} {url_for_messages(url)}: reply larger than {MAX_REPLY_BYTES} bytes"
+                f"{call_label(method, url)}: reply larger than {MAX_REPLY_BYTES} bytes"
             ) from None
 
     def _send_plain(
@@ -517,16 +529,13 @@ class HttpSession:
             max_bytes=MAX_REPLY_BYTES,
         )
         reply_headers = httpx.Headers(plain.headers)
-        location = None
-        if 300 <= plain.status < 400 and "Location" in reply_headers:
-            location = reply_headers["Location"]
-            del reply_headers["Location"]
+        location = take_location(plain.status, reply_headers)
         return Reply(method, url, plain.status, plain.reason, reply_headers, plain.content, location=location)
 
     def _send_httpx(
         self, method: str, url: str, content: bytes | None, authenticated: bool, timeout_s: float | None
     ) -> Reply:
-        label = f"{method} {url_for_messages(url)}"
+        label = call_label(method, url)
         client = self.client
         request = client.build_request(
             method,
@@ -584,6 +593,11 @@ _PLAIN_HEADERS = (
 )
 _JSON_CONTENT = (("Content-Type", "application/json"),)
 _JSON_CONTENT_TYPE = dict(_JSON_CONTENT)
+
+
+def call_label(method: str, url: str) -> str:
+    """How messages name a call (made only when one is needed: the plain path's replies never need it)."""
+    return f"{method} {url_for_messages(url)}"
 
 
 def proxy_in_environment() -> bool:

@@ -331,7 +331,7 @@ class Journal:
         if db is not None:
             db.close()
             self._local.db = None
-        if getattr(self._local, "writing", False):
+        if self._open_write() is not None:
             return  # asked from inside this thread's own write: the writing connection stays until it ends
         with self._writer_lock:
             writer, self._writer = self._writer, None
@@ -409,13 +409,17 @@ class Journal:
         a connection per write cost more than the writes). Between transactions it holds no lock."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            self._prepare()
-            db = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
-            )
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of this process
-            self._local.db = db
+            db = self._local.db = self._open(shared=False)
+        return db
+
+    def _open(self, *, shared: bool) -> sqlite3.Connection:
+        """A new connection; ``shared``: usable from any thread (one at a time)."""
+        self._prepare()
+        db = sqlite3.connect(
+            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=not shared
+        )
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of this process
         return db
 
     def _writer_connection(self) -> sqlite3.Connection:
@@ -425,12 +429,7 @@ class Journal:
         began by reading back pages from disk (about thirty reads per batch item with sixteen connections).
         """
         if self._writer is None:
-            self._prepare()
-            self._writer = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            self._writer.row_factory = sqlite3.Row
-            self._writer.execute("PRAGMA synchronous=NORMAL")
+            self._writer = self._open(shared=True)
         return self._writer
 
     @contextlib.contextmanager
@@ -440,27 +439,32 @@ class Journal:
         with self._write():
             yield
 
+    def _open_write(self) -> sqlite3.Connection | None:
+        """The connection of this thread's write in progress, if it is inside one."""
+        db: sqlite3.Connection | None = getattr(self._local, "write_db", None)
+        return db
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        if getattr(self._local, "writing", False):  # inside transaction(): part of the open transaction
-            yield self._local.write_db
+        if (open_write := self._open_write()) is not None:  # inside transaction(): part of the open one
+            yield open_write
             return
         with self._writer_lock, self._connect(writer=True) as db:
             db.execute("BEGIN IMMEDIATE")
-            self._local.writing, self._local.write_db = True, db
+            self._local.write_db = db
             try:
                 yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             finally:
-                self._local.writing, self._local.write_db = False, None
+                self._local.write_db = None
             db.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        if getattr(self._local, "writing", False):  # inside a write: see what it wrote so far
-            yield self._local.write_db
+        if (open_write := self._open_write()) is not None:  # inside a write: see what it wrote so far
+            yield open_write
             return
         with self._connect() as db:
             yield db
